@@ -1,0 +1,57 @@
+# fluoseg: two commands do all set-up on a fresh machine.
+#   make book   -> .venv, install, synthetic data, execute every notebook (cpu profile), HTML
+#   make test   -> .venv, install, synthetic data (smoke), unit tests, every notebook (nbval)
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PROFILE ?= cpu
+
+.PHONY: book test venv data data-smoke unit notebooks lint bench browser-check clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	touch $(STAMP)
+
+data: venv
+	$(BIN)/fluoseg data --profile $(PROFILE)
+
+data-smoke: venv
+	$(BIN)/fluoseg data --profile smoke
+
+_static/plotly.min.js: $(STAMP)
+	mkdir -p _static
+	$(BIN)/python -c "import plotly, pathlib, shutil; \
+	src = pathlib.Path(plotly.__file__).parent / 'package_data' / 'plotly.min.js'; \
+	shutil.copyfile(src, '_static/plotly.min.js')"
+
+book: venv _static/plotly.min.js
+	$(BIN)/fluoseg data --profile $(PROFILE)
+	FLUOSEG_PROFILE=$(PROFILE) $(BIN)/jupyter-book build . -W --keep-going
+
+unit: venv
+	$(BIN)/python -m pytest -q
+
+notebooks: venv data-smoke
+	FLUOSEG_PROFILE=smoke $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=900 -p no:cacheprovider book
+
+lint: venv
+	$(BIN)/ruff check src tests benchmarks
+
+test: venv data-smoke lint unit notebooks
+
+bench: venv
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/run_all.py
+
+browser-check: venv
+	bash scripts/browser_check.sh
+
+clean:
+	rm -rf _build .jupyter_cache
