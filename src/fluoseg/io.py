@@ -1,0 +1,554 @@
+"""Read and write image and mask TIFFs in the dataset's convention.
+
+Files follow the thesis dataset: a volume is a TIFF of shape (Z, Y, X, 3) whose
+channels are R = Golgi (mCherry), G = nuclei (GFP) and B = unused (images) or the
+nucleus-Golgi pair class (masks). Code works in (Z, Y, X, C) float32 arrays in class
+order ``[nuclei, golgi(, pair)]``; this module is the only place that converts between
+the two orders.
+
+Accepted layouts when reading:
+
+- ``ZYXC`` with 1 to 4 channels in the last axis (plain TIFF, ImageJ RGB stacks);
+- ``ZCYX`` from ImageJ hyperstack or OME axes metadata, or, without metadata, when
+  axis 1 is small (at most 4) and the last axis is large;
+- ImageJ ``TZCYXS``-style files, whose singleton axes (T, or S for grey data) are
+  dropped.
+
+Integer data are scaled to [0, 1] by the maximum of their dtype (uint8 by 255, uint16 by
+65535, even if the camera used only 12 bits); floating-point data are kept as they are
+but must be finite. The voxel size (z, y, x) in micrometres is read from ImageJ
+metadata (``spacing`` and the X/Y resolution tags) or from OME ``PhysicalSize*``.
+
+Everything malformed raises :class:`fluoseg.errors.InputError` with a one-line message
+naming the file, the problem and the expected form. Writes are atomic (a temporary file
+in the same folder, then :func:`os.replace`) and never replace an existing file unless
+``overwrite=True`` (``--overwrite`` on the command line).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fluoseg.errors import InputError
+
+FILE_CHANNELS = {"golgi": 0, "nuclei": 1, "pair": 2}
+"""Channel of each class in the dataset's RGB files: R = Golgi, G = nuclei, B = pair."""
+
+_UNIT_TO_UM = {
+    "um": 1.0,
+    "µm": 1.0,
+    "\\u00b5m": 1.0,
+    "micron": 1.0,
+    "microns": 1.0,
+    "micrometer": 1.0,
+    "micrometre": 1.0,
+    "nm": 1e-3,
+    "nanometer": 1e-3,
+    "mm": 1e3,
+    "millimeter": 1e3,
+}
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A 3D two-channel image as used in code.
+
+    Attributes:
+        data: (Z, Y, X, 2) float32, channels ``[nuclei, golgi]``.
+        voxel_size: (z, y, x) in micrometres, or ``None`` when the file does not say.
+        source: where the volume came from (a path, or a short description).
+    """
+
+    data: np.ndarray
+    voxel_size: tuple[float, float, float] | None
+    source: str
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of :attr:`data`."""
+        return tuple(self.data.shape)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _read_raw(path: str | os.PathLike) -> tuple[np.ndarray, str, str, object]:
+    """Return (array, axes, series kind, metadata) of a TIFF's first series."""
+    import tifffile
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: file not found (expected a TIFF file)")
+    if not p.is_file():
+        raise InputError(f"{p}: not a file (expected a TIFF file)")
+    if p.stat().st_size == 0:
+        raise InputError(f"{p}: empty file (expected a TIFF file)")
+    logger = logging.getLogger("tifffile")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)  # its warnings become our one-line error
+    try:
+        with tifffile.TiffFile(p) as tif:
+            if not tif.series:
+                raise InputError(f"{p}: TIFF holds no image (expected a 3D volume)")
+            _check_complete(tif, p)
+            series = tif.series[0]
+            data = np.asarray(series.asarray())
+            axes = str(series.axes).upper()
+            kind = str(getattr(series, "kind", "")).lower()
+            meta = _Meta(
+                imagej=tif.imagej_metadata,
+                ome=tif.ome_metadata if tif.is_ome else None,
+                xres=_tag_value(tif.pages[0], "XResolution"),
+                yres=_tag_value(tif.pages[0], "YResolution"),
+            )
+    except InputError:
+        raise
+    except Exception as exc:  # tifffile raises many types on bad files
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(
+            f"{p}: not a readable TIFF (truncated or corrupt file?): {detail}"
+        ) from None
+    finally:
+        logger.setLevel(level)
+    if data.ndim != len(axes):
+        axes = "Q" * data.ndim
+    return data, axes, kind, meta
+
+
+def _check_complete(tif: object, p: Path) -> None:
+    """Raise InputError if the file is shorter than its pages say (truncated)."""
+    size = p.stat().st_size
+    pages = tif.pages  # type: ignore[attr-defined]
+    ij = tif.imagej_metadata  # type: ignore[attr-defined]
+    expected = int(ij.get("images", 0)) if ij else 0
+    n_pages = len(pages)
+    for page in pages:
+        offsets = getattr(page, "dataoffsets", ()) or ()
+        counts = getattr(page, "databytecounts", ()) or ()
+        if any(o + c > size for o, c in zip(offsets, counts, strict=False)):
+            raise InputError(
+                f"{p}: truncated TIFF ({size} bytes, its image data needs more); "
+                "expected a complete file"
+            )
+    if expected > 1 and n_pages > 1 and n_pages < expected:
+        raise InputError(
+            f"{p}: truncated TIFF ({n_pages} of {expected} ImageJ slices present); "
+            "expected a complete file"
+        )
+    if expected > 1 and n_pages == 1:
+        page = pages[0]
+        need = int(np.prod(page.shape)) * page.dtype.itemsize * expected
+        offsets = getattr(page, "dataoffsets", (0,)) or (0,)
+        if offsets[0] + need > size:
+            raise InputError(
+                f"{p}: truncated TIFF ({size} bytes, {expected} ImageJ slices need "
+                f"{offsets[0] + need}); expected a complete file"
+            )
+
+
+@dataclass(frozen=True)
+class _Meta:
+    imagej: dict | None
+    ome: str | None
+    xres: tuple | None
+    yres: tuple | None
+
+
+def _tag_value(page: object, name: str) -> tuple | None:
+    tags = getattr(page, "tags", None)
+    if tags is None:
+        return None
+    tag = tags.get(name)
+    return None if tag is None else tag.value
+
+
+def _voxel_size(meta: _Meta) -> tuple[float, float, float] | None:
+    """(z, y, x) in µm from OME or ImageJ metadata, else None."""
+    if meta.ome:
+        try:
+            root = ET.fromstring(meta.ome)
+        except ET.ParseError:
+            root = None
+        if root is not None:
+            for el in root.iter():
+                if el.tag.endswith("Pixels"):
+                    sizes = []
+                    for ax in ("Z", "Y", "X"):
+                        v = el.get(f"PhysicalSize{ax}")
+                        unit = el.get(f"PhysicalSize{ax}Unit", "µm")
+                        if v is None:
+                            sizes = []
+                            break
+                        sizes.append(float(v) * _UNIT_TO_UM.get(unit.lower(), 1.0))
+                    if sizes:
+                        return (sizes[0], sizes[1], sizes[2])
+                    break
+    ij = meta.imagej
+    if ij and "spacing" in ij and meta.xres and meta.yres:
+        scale = _UNIT_TO_UM.get(str(ij.get("unit", "um")).lower(), 1.0)
+        try:
+            x = meta.xres[1] / meta.xres[0]
+            y = meta.yres[1] / meta.yres[0]
+        except (TypeError, ZeroDivisionError, IndexError):
+            return None
+        return (float(ij["spacing"]) * scale, float(y) * scale, float(x) * scale)
+    return None
+
+
+def _to_zyxc(data: np.ndarray, axes: str, kind: str, name: str) -> np.ndarray:
+    """Reorder a TIFF series to (Z, Y, X, C)."""
+    if data.size == 0:
+        raise InputError(
+            f"{name}: empty image of shape {data.shape} (expected a (Z, Y, X, C) "
+            "volume with no zero-length axis)"
+        )
+    if kind in ("imagej", "ome") and set("YX") <= set(axes):
+        return _by_axes(data, axes, name)
+    return _by_shape(data, name)
+
+
+def _by_axes(data: np.ndarray, axes: str, name: str) -> np.ndarray:
+    keep = [i for i, a in enumerate(axes) if data.shape[i] > 1 or a in "YX"]
+    data = data.reshape([data.shape[i] for i in keep])
+    axes = "".join(axes[i] for i in keep)
+    chan = [a for a in axes if a in "CS"]
+    if len(chan) == 2 and "Z" not in axes:
+        # An ImageJ RGB stack whose slices are labelled channels (what tifffile
+        # writes without an 'axes' entry): the slices are Z.
+        axes = axes.replace("C", "Z")
+        chan = ["S"]
+    depth = [a for a in axes if a not in "CSYX"]
+    if len(chan) > 1 or len(depth) > 1:
+        raise InputError(
+            f"{name}: a {len(axes)}D image with axes {axes} {data.shape} (expected a "
+            "3D volume (Z, Y, X, C) or (Z, C, Y, X); other axes must have length 1)"
+        )
+    if not depth:
+        raise InputError(
+            f"{name}: a 2D image with axes {axes} {data.shape} (expected a 3D volume "
+            "(Z, Y, X, C) with several Z slices)"
+        )
+    order = [axes.index(depth[0]), axes.index("Y"), axes.index("X")]
+    if chan:
+        order.append(axes.index(chan[0]))
+        return np.transpose(data, order)
+    return np.transpose(data, order)[..., None]
+
+
+def _by_shape(data: np.ndarray, name: str) -> np.ndarray:
+    shape = data.shape
+    squeezed = data.reshape([s for s in shape if s > 1])
+    s = squeezed.shape
+    if squeezed.ndim <= 2 or (squeezed.ndim == 3 and s[-1] <= 4):
+        raise InputError(
+            f"{name}: a 2D image of shape {shape} (expected a 3D volume (Z, Y, X, C) "
+            "with several Z slices)"
+        )
+    if squeezed.ndim == 3:
+        return squeezed[..., None]
+    if squeezed.ndim == 4:
+        if s[-1] <= 4:
+            return squeezed
+        if s[1] <= 4:
+            return np.transpose(squeezed, (0, 2, 3, 1))
+        raise InputError(
+            f"{name}: cannot tell the channel axis of shape {shape} (expected "
+            "(Z, Y, X, C) or (Z, C, Y, X) with at most 4 channels)"
+        )
+    raise InputError(
+        f"{name}: a {squeezed.ndim}D image of shape {shape} (expected a 3D volume "
+        "(Z, Y, X, C); extra axes must have length 1)"
+    )
+
+
+def _check_finite(data: np.ndarray, name: str) -> None:
+    if np.issubdtype(data.dtype, np.floating) and not np.all(np.isfinite(data)):
+        n_nan = int(np.isnan(data).sum())
+        n_inf = int(np.isinf(data).sum())
+        raise InputError(
+            f"{name}: contains {n_nan} NaN and {n_inf} Inf values (expected finite "
+            "intensities)"
+        )
+
+
+def _scale(data: np.ndarray) -> np.ndarray:
+    if data.dtype == bool:
+        return data.astype(np.float32)
+    if np.issubdtype(data.dtype, np.integer):
+        return (data.astype(np.float64) / np.iinfo(data.dtype).max).astype(np.float32)
+    if np.issubdtype(data.dtype, np.floating):
+        return data.astype(np.float32)
+    raise InputError(f"unsupported pixel type {data.dtype} (expected integer or float)")
+
+
+def parse_channels(channels: Mapping[str, int] | str | None) -> dict[str, int] | None:
+    """Parse ``"nuclei=1,golgi=0"`` or ``{"nuclei": 1, "golgi": 0}``.
+
+    Returns ``None`` for ``None`` (use the file convention R = Golgi, G = nuclei).
+    """
+    if channels is None:
+        return None
+    form = "expected e.g. 'nuclei=1,golgi=0' (file channel index of each class)"
+    if isinstance(channels, str):
+        out: dict[str, int] = {}
+        for part in channels.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            key, sep, val = part.partition("=")
+            if not sep:
+                raise InputError(f"bad channel mapping {channels!r}: {form}")
+            out[key.strip().lower()] = val.strip()  # type: ignore[assignment]
+        channels = out
+    result: dict[str, int] = {}
+    for key, val in dict(channels).items():
+        k = str(key).lower()
+        if k not in ("nuclei", "golgi"):
+            raise InputError(f"bad channel name {key!r} in channel mapping: {form}")
+        try:
+            idx = int(val)
+        except (TypeError, ValueError):
+            raise InputError(f"bad channel index {val!r} for {k}: {form}") from None
+        if idx < 0:
+            raise InputError(f"negative channel index {idx} for {k}: {form}")
+        result[k] = idx
+    if not result:
+        raise InputError(f"empty channel mapping {channels!r}: {form}")
+    return result
+
+
+def read_image(
+    path: str | os.PathLike, channels: Mapping[str, int] | str | None = None
+) -> Volume:
+    """Read an image TIFF as a :class:`Volume`, data (Z, Y, X, 2) ``[nuclei, golgi]``.
+
+    Args:
+        path: the TIFF file.
+        channels: which file channel holds each class, e.g. ``"nuclei=1,golgi=0"``
+            or ``{"nuclei": 1, "golgi": 0}``. Default: the dataset's convention
+            R = Golgi, G = nuclei (B ignored), which needs 2 or 3 channels. A class left
+            out of the mapping gets an all-zero channel (e.g. ``"nuclei=0"`` for a
+            one-channel nuclei stain).
+
+    Integer data are divided by their dtype's maximum (uint8 by 255, uint16 by 65535);
+    float data are kept as they are but must be finite.
+
+    Raises:
+        InputError: missing, unreadable, 2D, wrong channel count, NaN/Inf or empty.
+    """
+    name = str(path)
+    raw, axes, kind, meta = _read_raw(path)
+    data = _to_zyxc(raw, axes, kind, name)
+    _check_finite(data, name)
+    n = data.shape[-1]
+    mapping = parse_channels(channels)
+    if mapping is None:
+        if n not in (2, 3):
+            raise InputError(
+                f"{name}: {n} channel(s) of shape {data.shape} (expected 2 or 3 "
+                "channels R = Golgi, G = nuclei[, B unused]; pass channels="
+                "'nuclei=I,golgi=J' to choose others)"
+            )
+        mapping = {"nuclei": FILE_CHANNELS["nuclei"], "golgi": FILE_CHANNELS["golgi"]}
+    for k, idx in mapping.items():
+        if idx >= n:
+            raise InputError(
+                f"{name}: channel {idx} requested for {k} but the file has {n} "
+                f"channel(s) (expected an index in 0..{n - 1})"
+            )
+    scaled = _scale(data)
+    out = np.zeros(data.shape[:3] + (2,), dtype=np.float32)
+    for c, k in enumerate(("nuclei", "golgi")):
+        if k in mapping:
+            out[..., c] = scaled[..., mapping[k]]
+    return Volume(data=out, voxel_size=_voxel_size(meta), source=name)
+
+
+def read_mask(path: str | os.PathLike, n_classes: int | None = None) -> np.ndarray:
+    """Read a mask TIFF as (Z, Y, X, n) uint8 {0, 1}, ``[nuclei, golgi(, pair)]``.
+
+    The file holds R = Golgi, G = nuclei, B = pair; any nonzero value counts as 1.
+
+    Args:
+        path: the TIFF file (2 or 3 channels).
+        n_classes: 2 (nuclei, golgi) or 3 (with pair, which needs a 3-channel file).
+            ``None``: 3 when the file's B channel has any nonzero voxel, else 2.
+
+    Raises:
+        InputError: as :func:`read_image`, or a channel count that does not fit.
+    """
+    if n_classes not in (None, 2, 3):
+        raise InputError(f"n_classes={n_classes!r}: expected 2, 3 or None")
+    name = str(path)
+    raw, axes, kind, _ = _read_raw(path)
+    data = _to_zyxc(raw, axes, kind, name)
+    _check_finite(data, name)
+    n = data.shape[-1]
+    if n not in (2, 3) or (n_classes == 3 and n != 3):
+        want = (
+            "3 channels (R = Golgi, G = nuclei, B = pair)"
+            if n_classes == 3
+            else ("2 or 3 channels (R = Golgi, G = nuclei[, B = pair])")
+        )
+        raise InputError(
+            f"{name}: {n} channel(s) of shape {data.shape} (expected {want})"
+        )
+    binary = data != 0
+    if n_classes is None:
+        n_classes = 3 if n == 3 and bool(binary[..., 2].any()) else 2
+    order = [FILE_CHANNELS[c] for c in ("nuclei", "golgi", "pair")[:n_classes]]
+    return np.ascontiguousarray(binary[..., order]).astype(np.uint8)
+
+
+def check_same_shape(
+    a: np.ndarray | Volume, b: np.ndarray | Volume, names: Sequence[str] = ("a", "b")
+) -> None:
+    """Raise InputError unless ``a`` and ``b`` have the same spatial shape (Z, Y, X)."""
+    sa = tuple((a.data if isinstance(a, Volume) else np.asarray(a)).shape[:3])
+    sb = tuple((b.data if isinstance(b, Volume) else np.asarray(b)).shape[:3])
+    if sa != sb:
+        raise InputError(
+            f"{names[0]} has shape (Z, Y, X) = {sa} but {names[1]} has {sb} "
+            "(expected the same shape)"
+        )
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _atomic_write(path: str | os.PathLike, overwrite: bool, write) -> Path:
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise InputError(
+            f"{p}: already exists (pass overwrite=True, or --overwrite on the command "
+            "line, to replace it)"
+        )
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"{p}: folder {folder} does not exist (expected a folder)")
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return p
+
+
+def _write_rgb(
+    tmp: str, rgb: np.ndarray, voxel_size: tuple[float, float, float] | None
+) -> None:
+    """Write (Z, Y, X, 3) as an ImageJ RGB stack (uint8) or a ZCYX hyperstack."""
+    import tifffile
+
+    metadata: dict = {}
+    kwargs: dict = {}
+    if voxel_size is not None:
+        z, y, x = (float(v) for v in voxel_size)
+        metadata.update(spacing=z, unit="micron")
+        kwargs["resolution"] = (1.0 / x, 1.0 / y)
+    if rgb.dtype == np.uint8:
+        metadata["axes"] = "ZYXS"
+        tifffile.imwrite(
+            tmp, rgb, imagej=True, photometric="rgb", metadata=metadata, **kwargs
+        )
+    else:  # ImageJ's RGB type is 8-bit only: a 3-channel hyperstack instead
+        metadata["axes"] = "ZCYX"
+        data = np.ascontiguousarray(np.transpose(rgb, (0, 3, 1, 2)))
+        tifffile.imwrite(
+            tmp,
+            data,
+            imagej=True,
+            photometric="minisblack",
+            metadata=metadata,
+            **kwargs,
+        )
+
+
+def _check_voxel_size(voxel_size: Sequence[float] | None) -> tuple | None:
+    if voxel_size is None:
+        return None
+    vs = tuple(float(v) for v in voxel_size)
+    if len(vs) != 3 or not all(np.isfinite(v) and v > 0 for v in vs):
+        raise InputError(
+            f"voxel_size={voxel_size!r}: expected three positive numbers (z, y, x), µm"
+        )
+    return vs
+
+
+def write_image(
+    path: str | os.PathLike,
+    image: np.ndarray,
+    *,
+    voxel_size: Sequence[float] | None = None,
+    dtype: str = "uint8",
+    overwrite: bool = False,
+) -> Path:
+    """Write a (Z, Y, X, 2) ``[nuclei, golgi]`` image in [0, 1] as an RGB TIFF (B = 0).
+
+    ``dtype`` ``"uint8"`` (x 255, an ImageJ RGB stack), ``"uint16"`` (x 65535) or
+    ``"float32"`` (as is); ImageJ has no 16-bit or float RGB, so those two are written
+    as a 3-channel ImageJ hyperstack (Z, C, Y, X), which :func:`read_image` also reads.
+    The voxel size (z, y, x) in µm is stored as ImageJ ``spacing`` and resolution tags.
+    """
+    arr = np.asarray(image)
+    if arr.ndim != 4 or arr.shape[-1] != 2 or arr.size == 0:
+        raise InputError(
+            f"image of shape {arr.shape}: expected (Z, Y, X, 2) [nuclei, golgi]"
+        )
+    if dtype not in ("uint8", "uint16", "float32"):
+        raise InputError(f"dtype={dtype!r}: expected 'uint8', 'uint16' or 'float32'")
+    arr = arr.astype(np.float32)
+    _check_finite(arr, "image")
+    if arr.min() < -1e-6 or arr.max() > 1 + 1e-6:
+        raise InputError(
+            f"image values in [{arr.min():.4g}, {arr.max():.4g}]: expected [0, 1]"
+        )
+    arr = np.clip(arr, 0.0, 1.0)
+    vs = _check_voxel_size(voxel_size)
+    rgb = np.zeros(arr.shape[:3] + (3,), dtype=np.float32)
+    rgb[..., FILE_CHANNELS["nuclei"]] = arr[..., 0]
+    rgb[..., FILE_CHANNELS["golgi"]] = arr[..., 1]
+    if dtype == "uint8":
+        out = np.round(rgb * 255).astype(np.uint8)
+    elif dtype == "uint16":
+        out = np.round(rgb * 65535).astype(np.uint16)
+    else:
+        out = rgb
+    return _atomic_write(path, overwrite, lambda tmp: _write_rgb(tmp, out, vs))
+
+
+def write_mask(
+    path: str | os.PathLike,
+    mask: np.ndarray,
+    *,
+    voxel_size: Sequence[float] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write a (Z, Y, X, 2|3) ``[nuclei, golgi(, pair)]`` mask as uint8 0/255 RGB.
+
+    R = Golgi, G = nuclei, B = pair (0 for a 2-class mask); any nonzero value is 255.
+    """
+    arr = np.asarray(mask)
+    if arr.ndim != 4 or arr.shape[-1] not in (2, 3) or arr.size == 0:
+        raise InputError(
+            f"mask of shape {arr.shape}: expected (Z, Y, X, 2) or (Z, Y, X, 3) "
+            "[nuclei, golgi(, pair)]"
+        )
+    _check_finite(arr, "mask")
+    vs = _check_voxel_size(voxel_size)
+    rgb = np.zeros(arr.shape[:3] + (3,), dtype=np.uint8)
+    for c, k in enumerate(("nuclei", "golgi", "pair")[: arr.shape[-1]]):
+        rgb[..., FILE_CHANNELS[k]] = np.where(arr[..., c] != 0, 255, 0)
+    return _atomic_write(path, overwrite, lambda tmp: _write_rgb(tmp, rgb, vs))
