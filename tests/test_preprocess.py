@@ -1,0 +1,90 @@
+"""fluoseg.preprocess: the percentile stretch on known arrays, value-range maps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fluoseg.errors import InputError
+from fluoseg.preprocess import (
+    from_symmetric,
+    normalize_percentile,
+    scale_to_unit,
+    to_symmetric,
+    to_unit,
+)
+
+
+def test_stretch_on_a_ramp_is_exact():
+    # 0..100: the 5th percentile is 5 and the 98th is 98 (linear interpolation)
+    x = np.arange(101, dtype=np.float32).reshape(1, 1, 101, 1)
+    y = normalize_percentile(x)
+    expected = np.clip((np.arange(101) - 5.0) / 93.0, 0, 1)
+    np.testing.assert_allclose(y[0, 0, :, 0], expected, atol=1e-6)
+    assert y.dtype == np.float32
+
+
+def test_stretch_is_per_channel():
+    ramp = np.arange(101, dtype=np.float32)
+    x = np.stack([ramp, 10 * ramp + 7], axis=-1).reshape(1, 1, 101, 2)
+    y = normalize_percentile(x, pmin=0, pmax=100)
+    np.testing.assert_allclose(y[..., 0], y[..., 1], atol=1e-6)
+    np.testing.assert_allclose(y[0, 0, :, 0], ramp / 100, atol=1e-6)
+
+
+def test_stretch_batch_is_per_sample():
+    ramp = np.arange(11, dtype=np.float32).reshape(1, 1, 11, 1)
+    x = np.concatenate([ramp, 3 * ramp])[:, None]  # (2, 1, 1, 11, 1)
+    y = normalize_percentile(x, 0, 100)
+    np.testing.assert_allclose(y[0], y[1], atol=1e-6)
+
+
+def test_stretch_with_explicit_axis_is_global():
+    x = np.array([[0.0, 1.0], [0.0, 3.0]], dtype=np.float32)
+    y = normalize_percentile(x, 0, 100, axis=None)
+    np.testing.assert_allclose(y, x / 3)
+    y0 = normalize_percentile(x, 0, 100, axis=0)
+    np.testing.assert_allclose(y0, [[0, 0], [0, 1]])
+
+
+def test_flat_percentiles_become_a_threshold():
+    # 99 % background: the 5th and 98th percentiles are both 0
+    x = np.zeros((1, 10, 10, 2), dtype=np.float32)
+    x[0, 0, 0, 0] = 0.3
+    y = normalize_percentile(x)
+    assert y[0, 0, 0, 0] == 1.0 and y.sum() == 1.0
+    const = np.full((2, 3, 4, 1), 7.0)
+    assert not normalize_percentile(const).any()
+
+
+def test_stretch_does_not_modify_input_and_rejects_bad_args():
+    x = np.arange(20, dtype=np.float32).reshape(1, 1, 20, 1)
+    before = x.copy()
+    normalize_percentile(x)
+    np.testing.assert_array_equal(x, before)
+    with pytest.raises(InputError, match="pmin < pmax"):
+        normalize_percentile(x, 50, 10)
+    with pytest.raises(InputError, match="NaN"):
+        normalize_percentile(np.array([1.0, np.nan]))
+
+
+def test_scale_to_unit_by_dtype():
+    np.testing.assert_allclose(
+        scale_to_unit(np.array([0, 51, 255], np.uint8)), [0, 0.2, 1]
+    )
+    np.testing.assert_allclose(scale_to_unit(np.array([65535], np.uint16)), [1.0])
+    np.testing.assert_allclose(scale_to_unit(np.array([-5, 32767], np.int16)), [0, 1])
+    np.testing.assert_array_equal(scale_to_unit(np.array([True, False])), [1, 0])
+    np.testing.assert_allclose(scale_to_unit(np.array([0.25, 0.5])), [0.25, 0.5])
+    np.testing.assert_allclose(scale_to_unit(np.array([-1.0, 0.0, 3.0])), [0, 0.25, 1])
+    assert to_unit is scale_to_unit
+    with pytest.raises(InputError, match="NaN"):
+        scale_to_unit(np.array([np.inf]))
+
+
+def test_symmetric_round_trip(rng):
+    x = rng.random((3, 4, 5, 2)).astype(np.float32)
+    s = to_symmetric(x)
+    assert s.dtype == np.float32
+    np.testing.assert_allclose(to_symmetric(np.array([0.0, 0.5, 1.0])), [-1, 0, 1])
+    np.testing.assert_allclose(from_symmetric(s), x, atol=1e-7)
