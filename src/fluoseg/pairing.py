@@ -1,0 +1,418 @@
+"""Nucleus–Golgi pairs and polarity vectors, and how well a segmentation recovers them.
+
+An endothelial cell's polarity is read from the vector pointing from its nucleus to its
+Golgi apparatus. Voxel Dice does not say whether the pairs are right, so this module
+
+- pairs Golgi with nuclei from segmentation masks, in two ways:
+
+  (a) ``method="geometry"``: instances of each class (``fluoseg.objects``), then an
+      optimal one-to-one matching on centroid distance (Hungarian algorithm) that
+      never pairs objects farther apart than ``max_distance``;
+  (b) ``method="pair_channel"``: the 3-class models' *pair* channel decides: a nucleus
+      and a Golgi may only pair if they overlap the same connected component of the
+      pair channel; within a component they are matched as in (a);
+
+- turns each pair into a nucleus→Golgi vector (dz, dy, dx, length, unit vector, angle
+  in the xy-plane), in µm when the voxel size is known, else in voxels;
+- scores predicted pairs against true pairs (precision, recall, angular error).
+
+Pair tables are pandas DataFrames with the columns ``PAIR_COLUMNS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from fluoseg.errors import InputError
+
+METHODS: tuple[str, ...] = ("geometry", "pair_channel")
+"""Ways to find pairs: (a) instances + matching, (b) the 3-class pair channel."""
+
+REAL_PAIR_DISTANCE_P99_VOXELS = 42.2
+"""99th percentile of the nucleus→Golgi centroid distance of the 249 manually annotated
+pairs of four real crops (Crop1, Crop2, Crop4, Crop6_BC), in voxels of the original
+crops (median 17.2, 95th percentile 34.0, maximum 53.3). Source: the ground-truth
+vectors of HemaxiN/3D_U-Vec (``Dataset/GroundTruthVectors``, GPL-3.0; Narotamo,
+Ouarné, Franco, Silveira), the data the thesis uses."""
+
+PAIR_COLUMNS: tuple[str, ...] = (
+    "nucleus_id", "golgi_id",
+    "nucleus_z", "nucleus_y", "nucleus_x",
+    "golgi_z", "golgi_y", "golgi_x",
+    "dz", "dy", "dx", "length", "uz", "uy", "ux", "angle_xy_deg", "unit",
+)  # fmt: skip
+"""Columns of a pair table.
+
+- ``nucleus_id``, ``golgi_id``: instance labels (0 when unknown);
+- ``nucleus_z/y/x``, ``golgi_z/y/x``: centroids in voxel coordinates (index units);
+- ``dz, dy, dx``: the nucleus→Golgi vector, in ``unit``;
+- ``length``: its Euclidean length, in ``unit``;
+- ``uz, uy, ux``: the unit vector (0 for a zero-length vector);
+- ``angle_xy_deg``: direction of the vector projected on the xy-plane,
+  ``atan2(dy, dx)`` in degrees in (-180, 180], counted from +x towards +y (image rows
+  grow downwards, so on screen this turns clockwise);
+- ``unit``: ``"um"`` when a voxel size was given, else ``"voxel"``.
+"""
+
+
+def default_max_distance(voxel_size: Sequence[float] | None = None) -> float:
+    """Largest nucleus–Golgi centroid distance that still counts as a pair.
+
+    The real pairs' 99th percentile (``REAL_PAIR_DISTANCE_P99_VOXELS``), in voxels; with
+    a voxel size it is converted to µm with the mean lateral (y, x) voxel size, the
+    axes on which the real distances are dominated.
+    """
+    if voxel_size is None:
+        return REAL_PAIR_DISTANCE_P99_VOXELS
+    vs = _voxel_size(voxel_size)
+    return REAL_PAIR_DISTANCE_P99_VOXELS * (vs[1] + vs[2]) / 2
+
+
+def _voxel_size(voxel_size: Sequence[float] | None) -> np.ndarray:
+    if voxel_size is None:
+        return np.ones(3)
+    vs = np.asarray([float(v) for v in voxel_size])
+    if vs.shape != (3,) or not np.all(np.isfinite(vs) & (vs > 0)):
+        raise InputError(
+            "voxel size must be three positive numbers (z, y, x) in µm, "
+            f"got {voxel_size}"
+        )
+    return vs
+
+
+def _max_distance(
+    max_distance: float | None, voxel_size: Sequence[float] | None
+) -> float:
+    if max_distance is None:
+        return default_max_distance(voxel_size)
+    d = float(max_distance)
+    if not np.isfinite(d) or d <= 0:
+        raise InputError(f"max distance must be a positive number, got {max_distance}")
+    return d
+
+
+def assign(cost: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Optimal one-to-one assignment among the ``allowed`` entries of ``cost``.
+
+    Maximises the number of assigned pairs, then minimises their summed cost (Hungarian
+    algorithm; a forbidden entry costs more than any set of allowed ones).
+
+    Returns:
+        ``(rows, cols)`` of the assigned pairs, sorted by row.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    cost = np.asarray(cost, dtype=np.float64)
+    allowed = np.asarray(allowed, dtype=bool) & np.isfinite(cost)
+    if cost.size == 0 or not allowed.any():
+        return np.zeros(0, int), np.zeros(0, int)
+    big = 1.0 + float(np.abs(cost[allowed]).sum()) * 2
+    rows, cols = linear_sum_assignment(np.where(allowed, cost, big))
+    keep = allowed[rows, cols]
+    return rows[keep], cols[keep]
+
+
+def pair_centroids(
+    nuclei: np.ndarray,
+    golgi: np.ndarray,
+    voxel_size: Sequence[float] | None = None,
+    max_distance: float | None = None,
+    allowed: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pair nucleus and Golgi centroids by optimal matching on distance.
+
+    Args:
+        nuclei: (N, 3) centroids (z, y, x) in voxels.
+        golgi: (M, 3) centroids in voxels.
+        voxel_size: (z, y, x) µm; distances are then physical.
+        max_distance: no pair is farther apart (µm with ``voxel_size``, else voxels);
+            default ``default_max_distance(voxel_size)``.
+        allowed: optional (N, M) boolean array of the pairs that may be formed.
+
+    Returns:
+        ``(i, j)``: indices of the paired nuclei and Golgi.
+    """
+    n = np.asarray(nuclei, dtype=np.float64).reshape(-1, 3)
+    g = np.asarray(golgi, dtype=np.float64).reshape(-1, 3)
+    vs = _voxel_size(voxel_size)
+    dmax = _max_distance(max_distance, voxel_size)
+    dist = np.linalg.norm((n[:, None, :] - g[None, :, :]) * vs, axis=-1)
+    ok = dist <= dmax
+    if allowed is not None:
+        allowed = np.asarray(allowed, dtype=bool)
+        if allowed.shape != dist.shape:
+            raise InputError(
+                f"allowed: expected shape {dist.shape}, got {allowed.shape}"
+            )
+        ok &= allowed
+    return assign(dist, ok)
+
+
+def vectors(
+    nuclei: np.ndarray, golgi: np.ndarray, voxel_size: Sequence[float] | None = None
+) -> pd.DataFrame:
+    """Nucleus→Golgi vectors of paired centroids (rows of ``nuclei`` and ``golgi``).
+
+    Returns:
+        DataFrame with the vector columns of ``PAIR_COLUMNS`` (``dz`` … ``unit``).
+    """
+    n = np.asarray(nuclei, dtype=np.float64).reshape(-1, 3)
+    g = np.asarray(golgi, dtype=np.float64).reshape(-1, 3)
+    if n.shape != g.shape:
+        raise InputError(f"expected as many nuclei as Golgi, got {len(n)} and {len(g)}")
+    d = (g - n) * _voxel_size(voxel_size)
+    length = np.linalg.norm(d, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u = np.where(length[:, None] > 0, d / length[:, None], 0.0)
+    angle = np.degrees(np.arctan2(d[:, 1], d[:, 2]))
+    angle = np.where(angle <= -180.0, angle + 360.0, angle)
+    return pd.DataFrame({
+        "dz": d[:, 0], "dy": d[:, 1], "dx": d[:, 2], "length": length,
+        "uz": u[:, 0], "uy": u[:, 1], "ux": u[:, 2], "angle_xy_deg": angle,
+        "unit": "voxel" if voxel_size is None else "um",
+    })  # fmt: skip
+
+
+def pair_table(
+    nucleus_ids: Sequence[int],
+    nuclei: np.ndarray,
+    golgi_ids: Sequence[int],
+    golgi: np.ndarray,
+    voxel_size: Sequence[float] | None = None,
+) -> pd.DataFrame:
+    """A pair table (``PAIR_COLUMNS``) from paired ids and centroids (in voxels)."""
+    n = np.asarray(nuclei, dtype=np.float64).reshape(-1, 3)
+    g = np.asarray(golgi, dtype=np.float64).reshape(-1, 3)
+    head = pd.DataFrame({
+        "nucleus_id": np.asarray(nucleus_ids, dtype=np.int64),
+        "golgi_id": np.asarray(golgi_ids, dtype=np.int64),
+        "nucleus_z": n[:, 0], "nucleus_y": n[:, 1], "nucleus_x": n[:, 2],
+        "golgi_z": g[:, 0], "golgi_y": g[:, 1], "golgi_x": g[:, 2],
+    })  # fmt: skip
+    return pd.concat([head, vectors(n, g, voxel_size)], axis=1)[list(PAIR_COLUMNS)]
+
+
+def _centroids(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels present in ``labels`` and their centroids (voxels)."""
+    from fluoseg.objects import object_table
+
+    t = object_table(labels)
+    return t["label"].to_numpy(), t[
+        ["centroid_z", "centroid_y", "centroid_x"]
+    ].to_numpy()
+
+
+def _component_of(labels: np.ndarray, ids: np.ndarray, comps: np.ndarray) -> np.ndarray:
+    """For each object id, the pair component it overlaps most (0 = none)."""
+    lab = labels.astype(np.int64).ravel()
+    comp = comps.astype(np.int64).ravel()
+    n_comp = int(comp.max(initial=0)) + 1
+    fg = (lab > 0) & (comp > 0)
+    table = np.bincount(
+        lab[fg] * n_comp + comp[fg], minlength=(int(lab.max(initial=0)) + 1) * n_comp
+    ).reshape(-1, n_comp)
+    best = table.argmax(axis=1)
+    best[table.max(axis=1) == 0] = 0
+    return best[ids]
+
+
+def pairs_from_labels(
+    labels: np.ndarray,
+    voxel_size: Sequence[float] | None = None,
+    max_distance: float | None = None,
+    pair_mask: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Pairs from instance labels of nuclei and Golgi.
+
+    Args:
+        labels: (Z, Y, X, 2) int labels, channels ``[nuclei, golgi]`` (e.g. from
+            ``fluoseg.objects.instances``, or the simulator's true instances).
+        voxel_size: (z, y, x) µm; distances and vectors are then in µm.
+        max_distance: see ``pair_centroids``.
+        pair_mask: optional (Z, Y, X) pair-channel mask: then a nucleus and a Golgi may
+            only pair when the pair component each overlaps most is the same one
+            (method (b)); without it every pair within ``max_distance`` may form
+            (method (a)).
+
+    Returns:
+        Pair table (``PAIR_COLUMNS``), one row per pair, sorted by nucleus id.
+    """
+    from fluoseg.objects import connected_components
+
+    lab = np.asarray(labels)
+    if lab.ndim != 4 or lab.shape[-1] < 2:
+        raise InputError(
+            f"labels: expected (Z, Y, X, 2) [nuclei, golgi] instances, got {lab.shape}"
+        )
+    n_ids, n_c = _centroids(lab[..., 0])
+    g_ids, g_c = _centroids(lab[..., 1])
+    allowed = None
+    if pair_mask is not None:
+        pm = np.asarray(pair_mask)
+        if pm.shape != lab.shape[:3]:
+            raise InputError(
+                f"pair mask of shape {pm.shape} does not fit labels {lab.shape[:3]}"
+            )
+        comps = connected_components(pm > 0.5)
+        cn = _component_of(lab[..., 0], n_ids, comps)
+        cg = _component_of(lab[..., 1], g_ids, comps)
+        allowed = (cn[:, None] == cg[None, :]) & (cn[:, None] > 0)
+    i, j = pair_centroids(n_c, g_c, voxel_size, max_distance, allowed)
+    return pair_table(n_ids[i], n_c[i], g_ids[j], g_c[j], voxel_size)
+
+
+def find_pairs(
+    mask: np.ndarray,
+    method: str = "geometry",
+    voxel_size: Sequence[float] | None = None,
+    max_distance: float | None = None,
+    split_nuclei: bool = True,
+    min_distance: int = 3,
+    h: float = 1.0,
+    min_size: int = 0,
+) -> pd.DataFrame:
+    """Nucleus–Golgi pairs from a semantic mask.
+
+    Args:
+        mask: (Z, Y, X, 2|3) mask ``[nuclei, golgi(, pair)]`` (probabilities are cut
+            at 0.5).
+        method: ``"geometry"`` (a) or ``"pair_channel"`` (b, needs 3 channels).
+        voxel_size: (z, y, x) µm.
+        max_distance: see ``pair_centroids``.
+        split_nuclei: split touching nuclei with a seeded watershed
+            (``fluoseg.objects.split_touching``; ``min_distance`` and ``h`` as there).
+            Golgi are small and rarely touch: connected components.
+        min_size: drop objects with fewer voxels (segmentation specks).
+
+    Returns:
+        Pair table (``PAIR_COLUMNS``).
+    """
+    from fluoseg.objects import instances
+
+    arr = np.asarray(mask)
+    if arr.ndim != 4 or arr.shape[-1] not in (2, 3):
+        raise InputError(
+            f"mask of shape {arr.shape}: expected (Z, Y, X, 2) or (Z, Y, X, 3) "
+            "[nuclei, golgi(, pair)]"
+        )
+    if method not in METHODS:
+        raise InputError(
+            f"unknown pairing method {method!r}: expected one of {METHODS}"
+        )
+    if method == "pair_channel" and arr.shape[-1] != 3:
+        raise InputError(
+            "pairing method 'pair_channel' needs a 3-class mask [nuclei, golgi, pair], "
+            f"got {arr.shape[-1]} channels"
+        )
+    labels = instances(
+        arr[..., :2], split=(split_nuclei, False), min_distance=min_distance, h=h,
+        voxel_size=voxel_size, min_size=min_size,
+    )  # fmt: skip
+    pair_mask = arr[..., 2] if method == "pair_channel" else None
+    return pairs_from_labels(labels, voxel_size, max_distance, pair_mask)
+
+
+def angular_error(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Angle in degrees (0 to 180) between the rows of two (N, 3) vector arrays."""
+    a = np.asarray(u, dtype=np.float64).reshape(-1, 3)
+    b = np.asarray(v, dtype=np.float64).reshape(-1, 3)
+    na = np.linalg.norm(a, axis=1)
+    nb = np.linalg.norm(b, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.einsum("ij,ij->i", a, b) / (na * nb)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+@dataclass(frozen=True)
+class PairScores:
+    """How well predicted pairs recover true pairs.
+
+    Attributes:
+        n_true, n_pred: pairs in each table.
+        tp: predicted pairs matched to a true pair.
+        precision, recall, f1: tp / n_pred, tp / n_true, 2 tp / (n_pred + n_true)
+            (1.0 when the denominator is 0).
+        median_angular_error_deg: median angle between matched predicted and true
+            nucleus→Golgi vectors (NaN without matches).
+        angular_errors_deg: all those angles (3D, degrees).
+        matches: DataFrame ``pred_index, true_index, nucleus_error, golgi_error,
+            angular_error_deg`` (row positions in the two tables; centroid distances).
+    """
+
+    n_true: int
+    n_pred: int
+    tp: int
+    precision: float
+    recall: float
+    f1: float
+    median_angular_error_deg: float
+    angular_errors_deg: np.ndarray = field(repr=False)
+    matches: pd.DataFrame = field(repr=False)
+
+    def summary(self) -> dict[str, float]:
+        """The scalar scores as a dictionary (one table row)."""
+        return {
+            "n_true": self.n_true, "n_pred": self.n_pred, "tp": self.tp,
+            "precision": self.precision, "recall": self.recall, "f1": self.f1,
+            "median_angular_error_deg": self.median_angular_error_deg,
+        }  # fmt: skip
+
+
+def _xyz(table: pd.DataFrame, who: str, name: str) -> np.ndarray:
+    cols = [f"{who}_z", f"{who}_y", f"{who}_x"]
+    missing = [c for c in cols if c not in table.columns]
+    if missing:
+        raise InputError(
+            f"{name} pair table lacks columns {missing} (expected {', '.join(cols)})"
+        )
+    return table[cols].to_numpy(dtype=np.float64)
+
+
+def evaluate_pairs(
+    pred: pd.DataFrame,
+    truth: pd.DataFrame,
+    tolerance: float,
+    voxel_size: Sequence[float] | None = None,
+) -> PairScores:
+    """Score predicted pairs against true pairs.
+
+    A predicted pair is correct when its nucleus centroid and its Golgi centroid each
+    lie within ``tolerance`` of the nucleus and Golgi of one true pair. Predicted and
+    true pairs are matched one-to-one (Hungarian algorithm, maximising the number of
+    correct pairs, then minimising the sum of the larger of the two centroid errors).
+    The angular error of a correct pair is the 3D angle between its nucleus→Golgi
+    vector and the true one.
+
+    Args:
+        pred, truth: pair tables with ``nucleus_z/y/x`` and ``golgi_z/y/x`` in voxels
+            (``PAIR_COLUMNS``; other columns are ignored).
+        tolerance: largest centroid error (µm with ``voxel_size``, else voxels).
+        voxel_size: (z, y, x) µm.
+    """
+    if not np.isfinite(tolerance) or tolerance <= 0:
+        raise InputError(f"tolerance must be a positive number, got {tolerance}")
+    vs = _voxel_size(voxel_size)
+    pn, pg = _xyz(pred, "nucleus", "predicted"), _xyz(pred, "golgi", "predicted")
+    tn, tg = _xyz(truth, "nucleus", "true"), _xyz(truth, "golgi", "true")
+    dn = np.linalg.norm((pn[:, None] - tn[None]) * vs, axis=-1)
+    dg = np.linalg.norm((pg[:, None] - tg[None]) * vs, axis=-1)
+    worst = np.maximum(dn, dg)
+    r, c = assign(worst, worst <= tolerance)
+    errors = angular_error((pg[r] - pn[r]) * vs, (tg[c] - tn[c]) * vs)
+    n_pred, n_true, tp = len(pred), len(truth), len(r)
+    matches = pd.DataFrame({
+        "pred_index": r, "true_index": c, "nucleus_error": dn[r, c],
+        "golgi_error": dg[r, c], "angular_error_deg": errors,
+    })  # fmt: skip
+    return PairScores(
+        n_true=n_true, n_pred=n_pred, tp=tp,
+        precision=tp / n_pred if n_pred else 1.0,
+        recall=tp / n_true if n_true else 1.0,
+        f1=2 * tp / (n_pred + n_true) if n_pred + n_true else 1.0,
+        median_angular_error_deg=float(np.median(errors)) if tp else float("nan"),
+        angular_errors_deg=errors, matches=matches,
+    )  # fmt: skip
