@@ -1,0 +1,37 @@
+"""The Binder environment and the package metadata pin the same versions."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pins_from_pyproject() -> dict[str, str]:
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = list(meta["dependencies"])
+    for extra in ("book", "test"):
+        specs += meta["optional-dependencies"][extra]
+    pins = {}
+    for spec in specs:
+        m = re.match(r"^([A-Za-z0-9_.-]+)==([^;\s]+)", spec)
+        if m and "platform_machine != 'x86_64'" not in spec:
+            pins[m.group(1).lower()] = m.group(2)
+    return pins
+
+
+def _pins_from_environment() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        m = re.match(r"^\s*-\s*([A-Za-z0-9_.-]+)==(\S+)\s*$", line)
+        if m:
+            pins[m.group(1).lower()] = m.group(2)
+    return pins
+
+
+def test_every_direct_dependency_is_pinned_in_both_files() -> None:
+    project, env = _pins_from_pyproject(), _pins_from_environment()
+    assert project, "no pins found in pyproject.toml"
+    assert project == env
