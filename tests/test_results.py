@@ -11,12 +11,19 @@ import pytest
 
 from fluoseg.errors import InputError
 from fluoseg.results import (
+    Result,
+    experiment,
+    experiments,
     get_or_compute,
     load_result,
     load_results,
+    mean_sd,
     results_dir,
     save_result,
+    timing_table,
+    with_thesis,
 )
+from fluoseg.thesis import thesis_row, thesis_table
 
 
 @pytest.fixture(autouse=True)
@@ -123,3 +130,86 @@ def test_bad_inputs_raise_input_error(_runs: Path) -> None:
     (folder / "broken.json").write_text("{not json")
     with pytest.raises(InputError, match="not a fluoseg result file"):
         load_results("smoke")
+
+
+# ------------------------------------------------------------ experiments and tables
+
+
+def test_experiments_match_the_thesis_tables() -> None:
+    exps = experiments()
+    assert len(exps) == 10
+    tables = {e.thesis_table for e in exps.values() if e.thesis_table}
+    assert tables == {"5.1", "5.2", "5.3", "5.4", "5.5", "5.6"}
+    for e in exps.values():
+        if e.thesis_row:
+            assert e.thesis_row in thesis_table(e.thesis_table).index
+            assert thesis_table(e.thesis_table).shape[1] == 3 * e.n_classes
+        assert e.unsupervised <= (e.model == "cyclegan")
+    assert [e.seed for e in exps.values() if e.label.startswith("U-Net + Pre")] == [
+        0,
+        1,
+        2,
+    ]
+    assert experiment("unet-2class-raw").train_kwargs() == {
+        "model": "unet",
+        "n_classes": 2,
+        "raw": True,
+        "unsupervised": False,
+        "seed": 0,
+    }
+    with pytest.raises(InputError, match="unknown experiment"):
+        experiment("resnet")
+
+
+def _result(name: str, dice: list[float], **timings) -> Result:
+    classes = ["nuclei", "golgi", "pair"][: len(dice)]
+    m = pd.DataFrame(
+        {"dice": dice, "precision": dice, "recall": dice},
+        index=pd.Index(classes, name="class"),
+    )
+    return Result(name, m, timings, {"cpu_model": "CPUX"}, "smoke")
+
+
+def test_with_thesis_labels_rows_and_adds_the_thesis_rows() -> None:
+    t = with_thesis(
+        [_result("unet-2class-raw", [0.1, 0.2]), _result("unet-2class", [0.8, 0.7])]
+    )
+    assert list(t.index) == [
+        "This build (synthetic data, smoke, CPUX): U-Net (raw)",
+        "This build (synthetic data, smoke, CPUX): U-Net + Pre",
+        "Thesis (real data, GTX 1070): U-Net (raw)",
+        "Thesis (real data, GTX 1070): U-Net + Pre",
+    ]
+    assert t.iloc[1]["DC Golgi"] == 0.7
+    assert t.iloc[3]["DC Golgi"] == thesis_row("U-Net + Pre")["DC Golgi"]
+
+
+def test_mean_sd_over_seeds() -> None:
+    rs = [_result(f"s{k}", [d, 0.5]) for k, d in enumerate([0.6, 0.8, 0.7])]
+    t = mean_sd(rs)
+    assert t.loc["nuclei", "mean"] == pytest.approx(0.7)
+    assert t.loc["nuclei", "sd"] == pytest.approx(0.1)
+    assert t.loc["golgi", "sd"] == 0
+    assert t.loc["golgi", "n"] == 3
+    with pytest.raises(InputError, match="no 'f1' column"):
+        mean_sd(rs, "f1")
+
+
+def test_timing_table_uses_measured_times_and_thesis_accounting() -> None:
+    unet = _result(
+        "u", [0.8, 0.7], train_seconds=600.0, test_seconds={"I1": 10, "I2": 20}
+    )
+    cyc = _result(
+        "c", [0.8, 0.7], train_seconds=3600.0, test_seconds={"I1": 5, "I2": 5}
+    )
+    t = timing_table({"U-Net": unet, "CycleGAN": cyc})
+    assert t.loc["U-Net", "training_minutes"] == 10
+    assert t.loc["U-Net", "test_seconds_per_crop"] == 15
+    # 6 x 28 h of masks + 10 min training; 2 x 28 h of masks + 30 s testing
+    assert t.loc["U-Net", "total_hours"] == pytest.approx(168 + 1 / 6 + 56 + 30 / 3600)
+    assert t.loc["CycleGAN", "total_hours"] == pytest.approx(
+        40 / 60 + 1 + 56 + 10 / 3600
+    )
+    assert t.loc["CycleGAN", "thesis_total_hours"] == 85.3
+    with pytest.raises(InputError, match="Table 5.7"):
+        timing_table({"ResNet": unet})

@@ -17,7 +17,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,3 +216,303 @@ def get_or_compute(
     result = load_result(name, profile)
     assert result is not None
     return result
+
+
+# ---------------------------------------------------------------- experiments
+@dataclass(frozen=True)
+class Experiment:
+    """One of the book's trainings and where the thesis reports its counterpart.
+
+    Attributes:
+        name: result name, e.g. ``"unet-2class"``.
+        label: row label in the book's tables, e.g. ``"U-Net + Pre"``.
+        model, n_classes, raw, unsupervised, seed: ``fluoseg.train.train`` arguments.
+        thesis_row: the thesis's row for the same model (``fluoseg.thesis``), if any.
+        thesis_table: the thesis's table number, e.g. ``"5.1"``.
+    """
+
+    name: str
+    label: str
+    model: str
+    n_classes: int
+    raw: bool = False
+    unsupervised: bool = False
+    seed: int = 0
+    thesis_row: str | None = None
+    thesis_table: str | None = None
+
+    def train_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``fluoseg.train.train`` for this experiment."""
+        return {
+            "model": self.model,
+            "n_classes": self.n_classes,
+            "raw": self.raw,
+            "unsupervised": self.unsupervised,
+            "seed": self.seed,
+        }
+
+
+def experiments() -> dict[str, Experiment]:
+    """The book's experiments by name: Tables 5.1-5.6 and the seed-variance runs."""
+    rows = [
+        Experiment("unet-2class-raw", "U-Net (raw)", "unet", 2, raw=True,
+                   thesis_row="U-Net (raw)", thesis_table="5.1"),
+        Experiment("unet-2class", "U-Net + Pre", "unet", 2,
+                   thesis_row="U-Net + Pre", thesis_table="5.1"),
+        Experiment("unet-3class", "U-Net 3-class", "unet", 3,
+                   thesis_row="U-Net 3-class", thesis_table="5.2"),
+        Experiment("vox2vox-2class", "Vox2Vox", "vox2vox", 2,
+                   thesis_row="Vox2Vox", thesis_table="5.3"),
+        Experiment("vox2vox-3class", "Vox2Vox 3-class", "vox2vox", 3,
+                   thesis_row="Vox2Vox 3-class", thesis_table="5.4"),
+        Experiment("cyclegan-2class", "CycleGAN (supervised)", "cyclegan", 2,
+                   thesis_row="CycleGAN (supervised)", thesis_table="5.5"),
+        Experiment("cyclegan-2class-unsup", "CycleGAN (unsupervised)", "cyclegan", 2,
+                   unsupervised=True, thesis_row="CycleGAN (unsupervised)",
+                   thesis_table="5.5"),
+        Experiment("cyclegan-3class-unsup", "CycleGAN 3-class (unsupervised)",
+                   "cyclegan", 3, unsupervised=True,
+                   thesis_row="CycleGAN 3-class (unsupervised)", thesis_table="5.6"),
+        Experiment("unet-2class-seed1", "U-Net + Pre (seed 1)", "unet", 2, seed=1),
+        Experiment("unet-2class-seed2", "U-Net + Pre (seed 2)", "unet", 2, seed=2),
+    ]  # fmt: skip
+    return {e.name: e for e in rows}
+
+
+def experiment(name: str) -> Experiment:
+    """The experiment called ``name`` (see :func:`experiments`)."""
+    known = experiments()
+    if name not in known:
+        raise InputError(
+            f"unknown experiment {name!r}: expected one of {', '.join(known)}"
+        )
+    return known[name]
+
+
+@dataclass
+class Evaluation:
+    """A run scored on the test crops (one segmentation, two kinds of masks).
+
+    Attributes:
+        run: the ``fluoseg.train.Run``.
+        average: per-class metrics averaged over the crops (annotator masks).
+        per_crop: per-class metrics of each crop (annotator masks), ``crop`` column.
+        average_truth: the same average against the perfect masks.
+        seconds: wall-clock seconds of each crop's prediction, by crop name.
+        predictions: the predicted masks (Z, Y, X, n) uint8, by crop name.
+        result: what was saved with :func:`save_result`.
+    """
+
+    run: Any
+    average: pd.DataFrame
+    per_crop: pd.DataFrame
+    average_truth: pd.DataFrame
+    seconds: dict[str, float]
+    predictions: dict[str, np.ndarray]
+    result: Result
+
+
+def evaluate_run(
+    run: Any, name: str, profile: Profile | str | None = None, *, save: bool = True
+) -> Evaluation:
+    """Segment the test crops with ``run``, score them, time them and save the result.
+
+    Every crop is segmented once (sliding window, ``run.segment``) and timed; the mask
+    is scored with ``fluoseg.metrics.evaluate`` against the annotator masks (as the
+    thesis did) and against the perfect masks, and averaged over the crops with
+    ``fluoseg.metrics.average`` (the thesis's tables).
+    """
+    import time
+
+    from fluoseg import CLASS_NAMES
+    from fluoseg.data.dataset import load_split
+    from fluoseg.metrics import average, evaluate
+
+    prof = _profile_name(profile)
+    n = int(run.n_classes)
+    names = list(CLASS_NAMES[:n])
+    data_dir = run.config.get("data_dir")
+    kw = {"profile": prof, "data_dir": data_dir, "n_classes": n}
+    annotator = load_split("test", truth="annotator", **kw)
+    truth = {c.name: c.mask for c in load_split("test", truth="truth", **kw)}
+    frames, frames_truth, seconds, preds = [], [], {}, {}
+    for crop in annotator:
+        t0 = time.perf_counter()
+        mask = run.segment(crop.image)
+        seconds[crop.name] = time.perf_counter() - t0
+        preds[crop.name] = mask
+        frames.append(evaluate(mask, crop.mask, class_names=names))
+        frames_truth.append(evaluate(mask, truth[crop.name], class_names=names))
+    avg = average(frames)
+    per_crop = pd.concat(
+        [f.assign(crop=c.name) for f, c in zip(frames, annotator, strict=True)]
+    )
+    timings = {
+        "train_seconds": run.timings.get("total_seconds"),
+        "epoch_seconds": run.timings.get("epoch_seconds", []),
+        "epochs": len(run.history),
+        "test_seconds": seconds,
+        "test_seconds_per_crop": float(np.mean(list(seconds.values()))),
+    }
+    extra = {
+        "run": str(run.path),
+        "run_total_seconds": run.timings.get("total_seconds"),
+        "train": dict(experiments()[name].train_kwargs())
+        if name in experiments()
+        else {},
+        "test_crops": list(seconds),
+        "per_crop": _frame_to_json(per_crop),
+        "average_truth": _frame_to_json(average(frames_truth)),
+    }
+    result = Result(name, avg, _plain(timings), _plain(dict(run.hardware)), prof, extra)
+    if save:
+        save_result(name, avg, timings, run.hardware, prof, extra=extra)
+        result = load_result(name, prof) or result
+    return Evaluation(run, avg, per_crop, average(frames_truth), seconds, preds, result)
+
+
+def run_experiment(
+    name: str, profile: Profile | str | None = None, *, progress: bool = True
+) -> Evaluation:
+    """Train (or load the cached run of) experiment ``name``, then :func:`evaluate_run`.
+
+    Training goes through ``fluoseg.train.train`` with the experiment's arguments, so a
+    finished run is loaded, not retrained.
+    """
+    from fluoseg.train import train
+
+    exp = experiment(name)
+    prof = get_profile(profile) if not isinstance(profile, Profile) else profile
+    run = train(**exp.train_kwargs(), profile=prof, progress=progress)
+    return evaluate_run(run, name, prof)
+
+
+def _is_current(result: Result) -> bool:
+    """Whether the run a result was computed from is still the same run on disk."""
+    run_dir = Path(str(result.extra.get("run", "")))
+    timings = run_dir / "timings.json"
+    if not timings.is_file():
+        return False
+    try:
+        total = json.loads(timings.read_text(encoding="utf-8")).get("total_seconds")
+    except (json.JSONDecodeError, OSError):
+        return False
+    return total == result.extra.get("run_total_seconds")
+
+
+def ensure_result(
+    name: str, profile: Profile | str | None = None, *, progress: bool = True
+) -> Result:
+    """The saved result ``name``, computed with :func:`run_experiment` if missing.
+
+    A saved result whose run directory is gone or was retrained since is recomputed,
+    so a chapter never shows numbers of a run that no longer exists.
+    """
+    found = load_result(name, profile)
+    if found is not None and _is_current(found):
+        return found
+    return run_experiment(name, profile, progress=progress).result
+
+
+# ---------------------------------------------------------------- tables
+def with_thesis(
+    results: Sequence[Result], profile: Profile | str | None = None
+) -> pd.DataFrame:
+    """Our results and the thesis's rows for the same models, in the thesis's layout.
+
+    Rows: ``"This build (...): <label>"`` for each result, then
+    ``"Thesis (real data, GTX 1070): <model>"`` for each that the thesis reports.
+    """
+    from fluoseg.thesis import build_label, side_by_side
+
+    if not results:
+        raise InputError("no results to tabulate: expected at least one Result")
+    prof = _profile_name(profile if profile is not None else results[0].profile)
+    ours, rows = {}, []
+    for r in results:
+        exp = experiments().get(r.name)
+        label = exp.label if exp else r.name
+        ours[f"{build_label(prof, r.hardware)}: {label}"] = r.metrics
+        if exp and exp.thesis_row and exp.thesis_row not in rows:
+            rows.append(exp.thesis_row)
+    return side_by_side(ours, rows)
+
+
+def mean_sd(results: Sequence[Result], metric: str = "dice") -> pd.DataFrame:
+    """Mean and sample standard deviation of ``metric`` per class over ``results``.
+
+    Used for the seed-variance study: the same experiment trained with several seeds.
+    Returns one row per class with columns ``mean``, ``sd`` and ``n``.
+    """
+    from fluoseg.thesis import _class_index
+
+    if not results:
+        raise InputError("no results: expected one Result per seed")
+    cols = []
+    for r in results:
+        df = _class_index(r.metrics)
+        if metric not in df.columns:
+            raise InputError(
+                f"result {r.name!r} has no {metric!r} column: it has {list(df.columns)}"
+            )
+        cols.append(df[metric].astype(float).rename(r.name))
+    table = pd.concat(cols, axis=1)
+    out = pd.DataFrame(
+        {
+            "mean": table.mean(axis=1),
+            "sd": table.std(axis=1, ddof=1),
+            "n": table.count(axis=1),
+        }
+    )
+    out.index.name = "class"
+    return out
+
+
+def timing_table(results: Mapping[str, Result]) -> pd.DataFrame:
+    """The thesis's Table 5.7 recomputed from measured times, beside the thesis's.
+
+    Args:
+        results: ``{"U-Net": Result, "Vox2Vox": Result, "CycleGAN": Result}`` (any
+            subset); supervision is read from the thesis's table for that model.
+
+    Returns:
+        One row per model: measured ``training_minutes``, ``test_seconds_per_crop``,
+        ``test_seconds`` (all test crops), the thesis's annotation accounting in hours
+        and the ``total_hours`` it gives with our times; then the thesis's
+        ``thesis_training_minutes``, ``thesis_testing_seconds``, ``thesis_total_hours``.
+    """
+    from fluoseg.thesis import thesis_times, time_accounting
+
+    times = thesis_times()
+    rows = {}
+    for model, r in results.items():
+        if model not in times.index:
+            raise InputError(
+                f"unknown model {model!r} for Table 5.7: expected one of "
+                f"{', '.join(times.index)}"
+            )
+        th = times.loc[model]
+        train_min = float(r.timings.get("train_seconds") or 0.0) / 60.0
+        per_crop = r.timings.get("test_seconds") or {}
+        test_s = float(sum(per_crop.values()))
+        acc = time_accounting(
+            train_min,
+            test_s,
+            supervised=bool(th["supervised"]),
+            test_crops=len(per_crop) or None,
+        )
+        rows[model] = {
+            "training_minutes": train_min,
+            "test_seconds_per_crop": test_s / max(len(per_crop), 1),
+            "test_seconds": test_s,
+            "annotation_hours": float(th["annotation_hours"]),
+            "training_hours": acc["training_hours"],
+            "testing_hours": acc["testing_hours"],
+            "total_hours": acc["total_hours"],
+            "thesis_training_minutes": float(th["training_minutes"]),
+            "thesis_testing_seconds": float(th["testing_seconds"]),
+            "thesis_total_hours": float(th["total_hours"]),
+        }
+    df = pd.DataFrame.from_dict(rows, orient="index")
+    df.index.name = "model"
+    return df
