@@ -12,7 +12,8 @@ from typing import Any
 
 def _key(js: Any) -> tuple:
     attrs = getattr(js, "attributes", None) or getattr(js, "_attributes", None) or {}
-    return (str(getattr(js, "filename", js)), tuple(sorted(dict(attrs).items())))
+    name = getattr(js, "filename", js) or ""  # inline scripts: None or ""
+    return (str(name), tuple(sorted(dict(attrs).items())))
 
 
 def _dedupe(app: Any, pagename: str, templatename: str, context: dict, doctree: Any):
