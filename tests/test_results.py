@@ -213,3 +213,10 @@ def test_timing_table_uses_measured_times_and_thesis_accounting() -> None:
     assert t.loc["CycleGAN", "thesis_total_hours"] == 85.3
     with pytest.raises(InputError, match="Table 5.7"):
         timing_table({"ResNet": unet})
+
+
+def test_profile_note_warns_at_smoke_only() -> None:
+    from fluoseg.results import profile_note
+
+    assert "meaningless" not in profile_note("cpu")
+    assert "say nothing" in profile_note("smoke")

@@ -218,3 +218,8 @@ def test_history_figure_plots_loss_columns() -> None:
     assert ax.lines[0].get_xdata().tolist() == [1, 2, 3]
     with pytest.raises(InputError):
         history_figure(h, ["dice"])
+
+
+def test_history_figure_keeps_epochs_counted_from_one() -> None:
+    h = pd.DataFrame({"epoch": [1, 2], "loss": [1.0, 0.5]})
+    assert history_figure(h).axes[0].lines[0].get_xdata().tolist() == [1, 2]

@@ -51,6 +51,37 @@ class Result:
     profile: str
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def metrics_vs_truth(self) -> pd.DataFrame | None:
+        """The averaged metrics against the perfect masks, if they were computed."""
+        d = self.extra.get("average_truth")
+        return _frame_from_json(d) if d else None
+
+    def per_crop(self) -> pd.DataFrame | None:
+        """Per-crop metrics against the annotator masks (``crop`` column), if saved."""
+        d = self.extra.get("per_crop")
+        return _frame_from_json(d) if d else None
+
+
+def profile_note(profile: Profile | str | None = None) -> str:
+    """A Markdown note for the top of an experiment chapter: what the numbers mean."""
+    prof = get_profile(profile) if not isinstance(profile, Profile) else profile
+    if prof.name == "smoke":
+        return (
+            "> **Smoke profile.** Tiny models trained for a few steps on tiny crops: "
+            "the numbers on this page only show that the code runs and say nothing "
+            "about the models. Build the book with the `cpu` profile for real results."
+        )
+    if prof.name == "cpu":
+        return (
+            "> **cpu profile.** Small models trained for minutes on two CPU cores, on "
+            "this build's synthetic data: compare trends with the thesis, not the "
+            "third decimal."
+        )
+    return (
+        f"> **{prof.name} profile.** The thesis's hyperparameters and 64³ patches, "
+        "on this build's data."
+    )
+
 
 def _profile_name(profile: Profile | str | None) -> str:
     if isinstance(profile, Profile):

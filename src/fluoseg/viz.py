@@ -627,7 +627,8 @@ def history_figure(
             f"its columns are {list(history.columns)}"
         )
     if "epoch" in history.columns:
-        x = np.asarray(history["epoch"]) + 1  # keras counts epochs from 0
+        x = np.asarray(history["epoch"])
+        x = x + 1 if len(x) and x.min() == 0 else x  # keras's CSV counts from 0
     else:
         x = np.arange(1, len(history) + 1)
     fig = _mpl_figure(5.5, 3.2)
