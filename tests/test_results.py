@@ -220,3 +220,68 @@ def test_profile_note_warns_at_smoke_only() -> None:
 
     assert "meaningless" not in profile_note("cpu")
     assert "say nothing" in profile_note("smoke")
+
+
+def test_evaluate_run_scores_each_crop_once_against_both_masks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+    import types
+    from dataclasses import dataclass as dc
+
+    from fluoseg.results import evaluate_run
+
+    shape = (4, 6, 6)
+    perfect = np.zeros((*shape, 2), np.uint8)
+    perfect[1:3, 1:4, 1:4, 0] = 1  # 18 voxels of nucleus
+    perfect[2, 4, 4, 1] = 1
+    coarse = perfect.copy()
+    coarse[1:3, 1:4, 4, 0] = 1  # the annotator drew 6 extra nucleus voxels
+
+    @dc
+    class Crop:
+        name: str
+        image: np.ndarray
+        mask: np.ndarray
+
+    def load_split(split, *, profile, data_dir, n_classes, truth):
+        assert split == "test" and n_classes == 2
+        mask = coarse if truth == "annotator" else perfect
+        img = np.zeros((*shape, 2), np.float32)
+        return [Crop("I1", img, mask), Crop("I2", img + 1, mask)]
+
+    fake = types.ModuleType("fluoseg.data.dataset")
+    fake.load_split = load_split
+    monkeypatch.setitem(sys.modules, "fluoseg.data.dataset", fake)
+
+    calls = []
+
+    class FakeRun:
+        n_classes = 2
+        config = {"data_dir": "/nowhere"}
+        timings = {"total_seconds": 7.5, "epoch_seconds": [3.5, 4.0]}
+        history = pd.DataFrame({"epoch": [1, 2], "loss": [1.0, 0.5]})
+        hardware = {"cpu_model": "CPUX"}
+        path = Path("/runs/x")
+
+        def segment(self, image):
+            calls.append(1)
+            # I1: the perfect mask; I2: nothing at all
+            return perfect.copy() if image.max() == 0 else np.zeros_like(perfect)
+
+    ev = evaluate_run(FakeRun(), "unet-2class", "smoke")
+    assert len(calls) == 2
+    assert set(ev.seconds) == {"I1", "I2"} and set(ev.predictions) == {"I1", "I2"}
+    # I1 vs annotator: tp 18, fp 0, fn 6 -> 36/42; I2: 0 -> mean 3/7
+    assert ev.average.loc["nuclei", "dice"] == pytest.approx((36 / 42 + 0) / 2)
+    assert ev.average_truth.loc["nuclei", "dice"] == pytest.approx(0.5)
+    assert list(ev.per_crop["crop"].unique()) == ["I1", "I2"]
+    saved = load_result("unet-2class", "smoke")
+    assert saved is not None
+    assert saved.metrics.loc["nuclei", "dice"] == pytest.approx(3 / 7)
+    assert saved.metrics_vs_truth().loc["nuclei", "dice"] == pytest.approx(0.5)
+    assert saved.per_crop()["crop"].tolist() == ["I1", "I1", "I2", "I2"]
+    assert saved.timings["train_seconds"] == 7.5
+    assert saved.timings["epochs"] == 2
+    assert set(saved.timings["test_seconds"]) == {"I1", "I2"}
+    assert saved.extra["train"]["model"] == "unet"
