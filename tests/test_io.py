@@ -249,3 +249,19 @@ def test_volume_is_frozen(tiny_volume):
     with pytest.raises(AttributeError):
         vol.voxel_size = None  # type: ignore[misc]
     assert vol.shape == tiny_volume.shape
+
+
+def test_atomic_write_generic(tmp_path):
+    target = tmp_path / "t.csv"
+    io.atomic_write(target, lambda tmp: open(tmp, "w").write("a\n"))
+    assert target.read_text() == "a\n"
+    with pytest.raises(InputError, match="--overwrite"):
+        io.atomic_write(target, lambda tmp: None)
+
+    def boom(tmp):
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        io.atomic_write(target, boom, overwrite=True)
+    assert target.read_text() == "a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]

@@ -31,7 +31,7 @@ import logging
 import os
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -424,7 +424,23 @@ def check_same_shape(
 # --------------------------------------------------------------------------- writing
 
 
-def _atomic_write(path: str | os.PathLike, overwrite: bool, write) -> Path:
+def atomic_write(
+    path: str | os.PathLike,
+    write: Callable[[str], object],
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Call ``write(tmp)`` on a temporary file in ``path``'s folder, then rename it.
+
+    The output appears complete or not at all; an existing ``path`` is replaced only
+    with ``overwrite=True`` (else InputError naming ``--overwrite``).
+    """
+    return _atomic_write(path, overwrite, write)
+
+
+def _atomic_write(
+    path: str | os.PathLike, overwrite: bool, write: Callable[[str], object]
+) -> Path:
     p = Path(path)
     if p.exists() and not overwrite:
         raise InputError(
