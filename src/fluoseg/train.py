@@ -1,0 +1,945 @@
+"""Training, resume and run directories: the one API behind ``fluoseg train``.
+
+``train(model, n_classes, ...)`` trains a model on patches of the training crops and
+returns a :class:`Run`. A *run directory* holds everything needed to reuse or audit it:
+
+- ``config.json``: model configuration, training configuration, profile, data folder,
+  seed, truth and flags. A second ``train`` call with the same configuration **loads**
+  a finished run (no retraining: the book rebuilds in seconds) or **resumes** an
+  unfinished one; a different configuration raises ``InputError`` unless
+  ``overwrite=True``.
+- ``segmenter.keras``: the segmentation network (U-Net; Vox2Vox generator; CycleGAN
+  G_S), written at the end; with ``restore_best_weights`` it holds the best epoch's
+  weights. ``best.keras`` is rewritten whenever the monitored value improves.
+- ``history.csv`` (one row per epoch, with its seconds), ``timings.json`` (per-epoch
+  seconds and their total), ``hardware.json`` (``fluoseg.hardware.describe()``).
+- ``checkpoint/``: after every epoch, the weights of the whole model (GAN sub-models
+  included), the state of every optimizer, then ``state.json`` (epoch, best monitored
+  value, early-stopping counter, sampler position, history). Each file is written
+  under a temporary name and ``os.replace``-d; ``state.json`` goes last and names the
+  weight files it belongs to, so a run killed at any instant (even ``kill -9``)
+  resumes from its last finished epoch with no torn file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fluoseg.config import Profile, dataset_dir, get_profile, runs_root
+from fluoseg.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+    import pandas as pd
+
+TRUTHS: tuple[str, ...] = ("annotator", "truth")
+CONFIG_FILE = "config.json"
+SEGMENTER_FILE = "segmenter.keras"
+BEST_FILE = "best.keras"
+HISTORY_FILE = "history.csv"
+TIMINGS_FILE = "timings.json"
+HARDWARE_FILE = "hardware.json"
+CHECKPOINT_DIR = "checkpoint"
+STATE_FILE = "state.json"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of the training loop (per model and profile: ``train_config``).
+
+    Attributes:
+        epochs: the most epochs to train.
+        steps_per_epoch: batches per epoch; ``None`` means one pass over the regular
+            grid of patches (``sampling="grid"``).
+        validation_steps: validation batches per epoch (``None``: all held-out grid
+            patches).
+        patience: epochs without improvement of the monitored value before stopping.
+        augment: random flips of the training patches.
+        batch_size: patches per batch (from the model configuration).
+        sampling: ``"random"`` (foreground-aware) or ``"grid"`` (the thesis's grid).
+    """
+
+    epochs: int
+    steps_per_epoch: int | None
+    validation_steps: int | None
+    patience: int
+    augment: bool
+    batch_size: int
+    sampling: str = "random"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as a JSON-serialisable dictionary."""
+        return dataclasses.asdict(self)
+
+
+def _check_choice(value: Any, choices: tuple, what: str) -> None:
+    if value not in choices:
+        raise InputError(
+            f"{what} must be one of {', '.join(map(str, choices))}, got {value!r}"
+        )
+
+
+# Loop budgets. cpu: measured step times on 2 shared cores (see the module tests and
+# the report in the course): all eight trainings of the book fit in about an hour.
+_CPU_BUDGET: dict[str, dict[str, int]] = {
+    "unet": {"epochs": 12, "steps_per_epoch": 40, "validation_steps": 4},
+    "vox2vox": {"epochs": 10, "steps_per_epoch": 30, "validation_steps": 4},
+    "cyclegan": {"epochs": 8, "steps_per_epoch": 30, "validation_steps": 4},
+}
+
+
+def train_config(
+    model: str, profile: Profile | str | None = None, epochs: int | None = None
+) -> TrainConfig:
+    """The training-loop settings of ``model`` at ``profile``; ``epochs`` overrides.
+
+    - ``smoke``: 2 epochs of 3 steps (seconds per model).
+    - ``cpu``: a fixed budget per model chosen from measured step times.
+    - ``paper``: the thesis's loop: up to 200 epochs over the 64^3 grid, early stopping
+      with patience 10 (U-Net) or 20 (Vox2Vox, CycleGAN).
+    """
+    from fluoseg.models import model_config
+
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    mcfg = model_config(model, prof, 2)
+    patience = int(getattr(mcfg, "patience", 20))
+    batch = int(mcfg.batch_size)
+    if prof.name == "smoke":
+        tc = TrainConfig(2, 3, 1, patience, True, batch)
+    elif prof.name == "cpu":
+        b = _CPU_BUDGET[model]
+        tc = TrainConfig(
+            b["epochs"], b["steps_per_epoch"], b["validation_steps"], 5, True, batch
+        )
+    else:
+        tc = TrainConfig(200, None, None, patience, False, batch, sampling="grid")
+    if epochs is not None:
+        if int(epochs) < 1:
+            raise InputError(f"epochs must be a positive integer, got {epochs}")
+        tc = dataclasses.replace(tc, epochs=int(epochs))
+    return tc
+
+
+def run_name(
+    model: str,
+    n_classes: int,
+    raw: bool = False,
+    unsupervised: bool = False,
+    seed: int = 0,
+) -> str:
+    """``<model>-<n>class[-raw][-unsup]-seed<S>``, the default run folder name."""
+    name = f"{model}-{n_classes}class"
+    name += "-raw" if raw else ""
+    name += "-unsup" if unsupervised else ""
+    return f"{name}-seed{seed}"
+
+
+def _json_dump_atomic(path: Path, data: Any) -> None:
+    _atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _atomic_save(path: Path, save: Callable[[str], Any], suffix: str) -> None:
+    """Call ``save(tmp)`` on a temporary name ending with ``suffix``, then replace."""
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp{suffix}"
+    try:
+        save(str(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: missing (not a fluoseg run directory?)") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def _history_frame(rows: list[dict]) -> pd.DataFrame:
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    if len(frame.columns):
+        first = [c for c in ("epoch",) if c in frame]
+        last = [c for c in ("seconds",) if c in frame]
+        middle = sorted(c for c in frame.columns if c not in first + last)
+        frame = frame[first + middle + last]
+    if "epoch" in frame:
+        frame = frame.set_index("epoch", drop=False)
+        frame.index.name = None
+    return frame
+
+
+@dataclass
+class Run:
+    """A training run directory and what it holds.
+
+    Attributes:
+        path: the run directory.
+        config: ``config.json`` (model, n_classes, flags, model/train configs, profile).
+        history: one row per finished epoch (``epoch`` from 1, metrics, ``seconds``).
+        timings: ``{"epoch_seconds": [...], "total_seconds": ...}``.
+        hardware: ``hardware.json``.
+    """
+
+    path: Path
+    config: dict
+    history: pd.DataFrame
+    timings: dict
+    hardware: dict
+    _segmenter: Any = field(default=None, repr=False)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Run:
+        """Open a run directory (finished or not) without loading the network.
+
+        Raises:
+            InputError: the folder or its ``config.json`` is missing or malformed.
+        """
+        import pandas as pd
+
+        p = Path(path)
+        if not p.is_dir():
+            raise InputError(
+                f"{p}: no such run directory (expected a folder written "
+                "by fluoseg train)"
+            )
+        config = _read_json(p / CONFIG_FILE)
+        hist = p / HISTORY_FILE
+        history = _history_frame(
+            pd.read_csv(hist).to_dict("records") if hist.is_file() else []
+        )
+        timings = _read_json(p / TIMINGS_FILE) if (p / TIMINGS_FILE).is_file() else {}
+        hardware = (
+            _read_json(p / HARDWARE_FILE) if (p / HARDWARE_FILE).is_file() else {}
+        )
+        return cls(p, config, history, timings, hardware)
+
+    @property
+    def finished(self) -> bool:
+        """Whether training ended (budget spent or early stop) and the net is saved."""
+        state = self.path / CHECKPOINT_DIR / STATE_FILE
+        if not (self.path / SEGMENTER_FILE).is_file() or not state.is_file():
+            return False
+        return bool(_read_json(state).get("finished", False))
+
+    @property
+    def profile(self) -> Profile:
+        """The profile the run was trained with."""
+        return Profile(
+            **{
+                k: tuple(v) if isinstance(v, list) else v
+                for k, v in self.config["profile"].items()
+            }
+        )
+
+    @property
+    def raw(self) -> bool:
+        """Whether the model was trained on raw (not percentile-stretched) images."""
+        return bool(self.config["raw"])
+
+    @property
+    def n_classes(self) -> int:
+        """Output classes (2: nuclei, Golgi; 3: + pair)."""
+        return int(self.config["n_classes"])
+
+    @property
+    def segmenter(self) -> keras.Model:
+        """The segmentation network (loaded from ``segmenter.keras`` on first use)."""
+        if self._segmenter is None:
+            path = self.path / SEGMENTER_FILE
+            if not path.is_file():
+                path = self.path / BEST_FILE
+            if not path.is_file():
+                raise InputError(
+                    f"{self.path}: no {SEGMENTER_FILE} (training has not finished; "
+                    "run fluoseg train again to resume)"
+                )
+            import keras
+
+            import fluoseg.models  # noqa: F401  (registers the custom layers)
+
+            self._segmenter = keras.saving.load_model(path, compile=False)
+        return self._segmenter
+
+    def _window(self) -> tuple[int, int, int]:
+        spatial = tuple(self.segmenter.input_shape[1:4])
+        if all(s is None for s in spatial):
+            return tuple(self.profile.inference_patch_shape)  # type: ignore[return-value]
+        return tuple(int(s) for s in spatial)  # type: ignore[return-value]
+
+    def predict(
+        self, volume: np.ndarray, tta: bool = False, progress: bool = False
+    ) -> np.ndarray:
+        """Probabilities (Z, Y, X, n) float32 for an image (Z, Y, X, 2) in [0, 1].
+
+        Applies the run's pre-processing (percentile stretch unless raw) and slides the
+        profile's inference window (overlap, batch) over the whole volume; the output
+        has exactly the input's spatial shape.
+        """
+        from fluoseg.inference import predict_volume
+        from fluoseg.sampling import preprocess_image
+
+        x = np.asarray(volume)
+        if x.ndim != 4 or x.shape[-1] != 2:
+            raise InputError(
+                f"image of shape {x.shape}: expected (Z, Y, X, 2) [nuclei, golgi]"
+            )
+        x = preprocess_image(x, self.raw)
+        net = self.segmenter
+        window = self._window()
+        prof = self.profile
+        # the network needs at least one window: reflect-pad small volumes, crop back
+        from fluoseg.sampling import pad_to_at_least
+
+        shape = x.shape[:3]
+        padded = pad_to_at_least(x, window)
+
+        def fn(batch: np.ndarray) -> np.ndarray:
+            return np.asarray(net.predict_on_batch(batch), dtype=np.float32)
+
+        probs = predict_volume(
+            fn,
+            padded,
+            window,
+            overlap=prof.inference_overlap,
+            batch_size=prof.inference_batch,
+            tta=tta,
+            progress=progress,
+        )
+        return probs[: shape[0], : shape[1], : shape[2]]
+
+    def segment(
+        self,
+        volume: np.ndarray,
+        threshold: float = 0.5,
+        tta: bool = False,
+        progress: bool = False,
+    ) -> np.ndarray:
+        """The mask (Z, Y, X, n) uint8 {0, 1}: ``predict(volume) > threshold``."""
+        if not 0.0 < float(threshold) < 1.0:
+            raise InputError(f"threshold must be in (0, 1), got {threshold}")
+        probs = self.predict(volume, tta=tta, progress=progress)
+        return (probs > float(threshold)).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+def _callbacks_module():  # noqa: ANN202 - builds Keras classes lazily
+    """The trainer's Keras callbacks (defined on first use: TensorFlow is heavy)."""
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        """Wall seconds of each epoch (training and validation)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.start = 0.0
+            self.last = 0.0
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.last = time.perf_counter() - self.start
+
+    class ProgressBar(keras.callbacks.Callback):
+        """One compact tqdm bar over all remaining steps (epoch and loss as postfix)."""
+
+        def __init__(self, epochs: int, steps: int, start_epoch: int) -> None:
+            super().__init__()
+            self.epochs, self.steps, self.start_epoch = epochs, steps, start_epoch
+            self.bar: Any = None
+            self.epoch = start_epoch
+
+        def on_train_begin(self, logs: dict | None = None) -> None:
+            from tqdm import tqdm
+
+            total = (self.epochs - self.start_epoch) * self.steps
+            self.bar = tqdm(
+                total=total,
+                unit="step",
+                file=sys.stderr,
+                mininterval=1.0,
+                dynamic_ncols=True,
+                desc="train",
+            )
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            if self.bar is not None:
+                self.bar.update(1)
+                if logs and "loss" in logs:
+                    self.bar.set_postfix(
+                        epoch=f"{self.epoch + 1}/{self.epochs}",
+                        loss=f"{float(logs['loss']):.4f}",
+                        refresh=False,
+                    )
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            if self.bar is not None and logs:
+                post = {"epoch": f"{epoch + 1}/{self.epochs}"}
+                post.update(
+                    {
+                        k: f"{float(v):.4f}"
+                        for k, v in logs.items()
+                        if k == "loss" or k.startswith("val_")
+                    }
+                )
+                self.bar.set_postfix(post, refresh=True)
+
+        def on_train_end(self, logs: dict | None = None) -> None:
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+
+    class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+        """Keras early stopping whose counter and best value survive a restart."""
+
+        def __init__(self, resume: dict | None = None, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.resume = resume or {}
+            self.improved = False
+
+        def on_train_begin(self, logs: dict | None = None) -> None:
+            super().on_train_begin(logs)
+            if self.resume.get("best") is not None:
+                self.best = float(self.resume["best"])
+                self.best_epoch = int(self.resume.get("best_epoch", 0))
+                self.wait = int(self.resume.get("wait", 0))
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.best_epoch = -1 if self.best is None else self.best_epoch
+            super().on_epoch_end(epoch, logs)
+            self.improved = self.best is not None and self.best_epoch == epoch
+
+    class RunCheckpoint(keras.callbacks.Callback):
+        """Atomic per-epoch checkpoint of the whole training state (see module doc)."""
+
+        def __init__(self, trainer: _Trainer, timer: Any, early: Any) -> None:
+            super().__init__()
+            self.trainer, self.timer, self.early = trainer, timer, early
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.trainer.save_epoch(
+                epoch + 1, dict(logs or {}), self.timer.last, self.early
+            )
+
+    return EpochTimer, ProgressBar, ResumableEarlyStopping, RunCheckpoint
+
+
+# ----------------------------------------------------------------------------- trainer
+
+
+@dataclass
+class _Trainer:
+    """Holds a run's model and writes its checkpoints (internal to ``train``)."""
+
+    path: Path
+    name: str
+    model: Any
+    model_config: Any
+    train_config: TrainConfig
+    steps_per_epoch: int
+    seed: int
+    state: dict
+
+    @property
+    def ckpt(self) -> Path:
+        return self.path / CHECKPOINT_DIR
+
+    def optimizers(self) -> dict[str, Any]:
+        from fluoseg.models import model_optimizers
+
+        return model_optimizers(self.model)
+
+    def save_epoch(self, epoch: int, logs: dict, seconds: float, early: Any) -> None:
+        """Write the checkpoint of finished epoch ``epoch`` (1-based), state last."""
+        from fluoseg.models import segmenter
+
+        self.ckpt.mkdir(parents=True, exist_ok=True)
+        weights = f"weights-{epoch:04d}.weights.h5"
+        optim = f"optimizers-{epoch:04d}.npz"
+        _atomic_save(self.ckpt / weights, self.model.save_weights, ".weights.h5")
+        arrays = {
+            f"{name}/{i:04d}": np.asarray(v.numpy())
+            for name, opt in self.optimizers().items()
+            for i, v in enumerate(opt.variables)
+        }
+
+        def _savez(tmp: str) -> None:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+
+        _atomic_save(self.ckpt / optim, _savez, ".npz")
+        if early.improved:
+            _atomic_save(self.path / BEST_FILE, segmenter(self.model).save, ".keras")
+        row = {"epoch": epoch}
+        row.update({k: float(v) for k, v in logs.items()})
+        row["seconds"] = round(float(seconds), 3)
+        history = [r for r in self.state["history"] if r["epoch"] < epoch] + [row]
+        seconds_list = [r["seconds"] for r in history]
+        stopped = bool(self.model.stop_training)
+        best = None if early.best is None else float(early.best)
+        if best is not None and not math.isfinite(best):
+            best = None
+        state = {
+            "format": FORMAT_VERSION,
+            "epoch": epoch,
+            "weights": weights,
+            "optimizers": optim,
+            "iterations": {
+                name: int(opt.iterations.numpy())
+                for name, opt in self.optimizers().items()
+            },
+            "best": best,
+            "best_epoch": int(early.best_epoch) + 1 if best is not None else None,
+            "wait": int(early.wait),
+            "monitor": early.monitor,
+            "sampler": {"seed": self.seed, "next_step": epoch * self.steps_per_epoch},
+            "steps_per_epoch": self.steps_per_epoch,
+            "history": history,
+            "stopped_early": stopped,
+            "finished": False,
+        }
+        self._write_logs(history, seconds_list)
+        _json_dump_atomic(self.ckpt / STATE_FILE, state)
+        self.state = state
+        for old in self.ckpt.iterdir():
+            if old.name not in (weights, optim, STATE_FILE) and (
+                old.name.startswith(("weights-", "optimizers-", "."))
+            ):
+                old.unlink(missing_ok=True)
+
+    def _write_logs(self, history: list[dict], seconds: list[float]) -> None:
+        frame = _history_frame(history)
+        _atomic_write_text(self.path / HISTORY_FILE, frame.to_csv(index=False))
+        _json_dump_atomic(
+            self.path / TIMINGS_FILE,
+            {
+                "epoch_seconds": seconds,
+                "total_seconds": round(float(sum(seconds)), 3),
+                "epochs": len(seconds),
+                "steps_per_epoch": self.steps_per_epoch,
+                "note": "wall seconds per epoch (training + validation) on the "
+                "machine in hardware.json, possibly shared with other work",
+            },
+        )
+
+    def restore(self, warmup: tuple[np.ndarray, np.ndarray]) -> None:
+        """Load the checkpoint named by ``state.json`` into the freshly built model."""
+        state = self.state
+        self.model.train_on_batch(*warmup)  # builds every variable and optimizer slot
+        self.model.load_weights(str(self.ckpt / state["weights"]))
+        with np.load(self.ckpt / state["optimizers"]) as saved:
+            for name, opt in self.optimizers().items():
+                variables = list(opt.variables)
+                keys = sorted(k for k in saved.files if k.startswith(f"{name}/"))
+                if len(keys) != len(variables):
+                    raise InputError(
+                        f"{self.ckpt}: optimizer {name} has {len(keys)} saved "
+                        f"variables, the model {len(variables)} (corrupt checkpoint?)"
+                    )
+                for var, key in zip(variables, keys, strict=True):
+                    var.assign(saved[key])
+        for name, opt in self.optimizers().items():
+            want = state.get("iterations", {}).get(name)
+            if want is not None and int(opt.iterations.numpy()) != int(want):
+                raise InputError(
+                    f"{self.ckpt}: optimizer {name} restored at step "
+                    f"{int(opt.iterations.numpy())}, expected {want}"
+                )
+
+    def finish(self, restore_best: bool) -> None:
+        """Write ``segmenter.keras`` (best epoch's weights if asked) and mark done."""
+        from fluoseg.models import segmenter
+
+        best = self.path / BEST_FILE
+        if restore_best and best.is_file():
+            shutil.copyfile(best, self.ckpt / ".segmenter.tmp.keras")
+            os.replace(self.ckpt / ".segmenter.tmp.keras", self.path / SEGMENTER_FILE)
+        else:
+            _atomic_save(
+                self.path / SEGMENTER_FILE, segmenter(self.model).save, ".keras"
+            )
+        state = dict(self.state, finished=True)
+        _json_dump_atomic(self.ckpt / STATE_FILE, state)
+        self.state = state
+
+
+# ------------------------------------------------------------------------------- data
+
+
+def _unpaired_side(
+    cfg: dict, synthetic: list[np.ndarray] | None, own: list[np.ndarray]
+) -> list[np.ndarray] | None:
+    """Masks the CycleGAN's mask side is drawn from (``None``: paired models)."""
+    if cfg["model"] != "cyclegan":
+        return None
+    return synthetic if cfg["unsupervised"] else own
+
+
+def _load_data(cfg: dict, profile: Profile, data_dir: Path, tc: TrainConfig, seed: int):  # noqa: ANN202
+    """The training sampler and the fixed validation arrays of a run."""
+    from fluoseg.data.dataset import load_split
+    from fluoseg.sampling import (
+        PatchSampler,
+        fixed_patches,
+        grid_split,
+        preprocess_image,
+        split_crops,
+    )
+
+    n = int(cfg["n_classes"])
+    crops = load_split(
+        "train", profile=profile, data_dir=data_dir, truth=cfg["truth"], n_classes=n
+    )
+    if not crops:
+        raise InputError(f"{data_dir}/train: no training crops found")
+    images = [preprocess_image(c.image, cfg["raw"]) for c in crops]
+    masks = [np.asarray(c.mask, dtype=np.uint8) for c in crops]
+    patch = tuple(profile.patch_shape)
+    unpaired = None
+    if cfg["model"] == "cyclegan":
+        if cfg["unsupervised"]:
+            from fluoseg.data.dataset import load_synthetic_masks
+
+            unpaired = [
+                np.asarray(getattr(m, "mask", m), dtype=np.uint8)
+                for m in load_synthetic_masks(
+                    profile=profile, data_dir=data_dir, n_classes=n
+                )
+            ]
+        else:
+            unpaired = masks
+    batch = tc.batch_size
+    if tc.sampling == "grid":
+        full = PatchSampler(images, masks, patch, 0.0, seed, grid=True)
+        train_idx, val_idx = grid_split(len(full), seed)
+        sampler = PatchSampler(
+            images,
+            masks,
+            patch,
+            0.0,
+            seed,
+            augment=tc.augment,
+            grid=True,
+            unpaired_masks=_unpaired_side(cfg, unpaired, masks),
+            grid_indices=train_idx,
+        )
+        val_sampler = PatchSampler(
+            images, masks, patch, 0.0, seed, grid=True, grid_indices=val_idx
+        )
+        vx, vy = val_sampler._grid_pairs(0, len(val_sampler))  # each patch once
+        val = (np.stack(vx).astype(np.float32), np.stack(vy).astype(np.float32))
+        steps = tc.steps_per_epoch or max(1, len(sampler) // batch)
+    else:
+        train_i, val_i = split_crops([c.name for c in crops])
+        sampler = PatchSampler(
+            [images[i] for i in train_i],
+            [masks[i] for i in train_i],
+            patch,
+            profile.foreground_fraction,
+            seed,
+            augment=tc.augment,
+            unpaired_masks=_unpaired_side(cfg, unpaired, [masks[i] for i in train_i]),
+        )
+        n_val = int(tc.validation_steps or 1) * batch
+        val = fixed_patches(
+            [images[i] for i in val_i],
+            [masks[i] for i in val_i],
+            patch,
+            n_val,
+            profile.foreground_fraction,
+            seed,
+        )
+        steps = int(tc.steps_per_epoch or 1)
+    return sampler, val, steps
+
+
+# ------------------------------------------------------------------------------ train
+
+
+def _run_config(
+    model: str,
+    n_classes: int,
+    profile: Profile,
+    raw: bool,
+    unsupervised: bool,
+    seed: int,
+    data_dir: Path,
+    truth: str,
+    tc: TrainConfig,
+    mcfg: Any,
+) -> dict:
+    return {
+        "model": model,
+        "n_classes": int(n_classes),
+        "raw": bool(raw),
+        "unsupervised": bool(unsupervised),
+        "seed": int(seed),
+        "truth": truth,
+        "data_dir": str(data_dir),
+        "profile": json.loads(json.dumps(profile.to_dict())),
+        "model_config": json.loads(json.dumps(mcfg.to_dict())),
+        "train_config": tc.to_dict(),
+    }
+
+
+def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    keys = sorted(set(old) | set(new))
+    out = []
+    for k in keys:
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: {a!r} -> {b!r}")
+    return out
+
+
+def train(
+    model: str = "unet",
+    n_classes: int = 2,
+    *,
+    profile: Profile | str | None = None,
+    raw: bool = False,
+    unsupervised: bool = False,
+    seed: int = 0,
+    epochs: int | None = None,
+    data_dir: str | os.PathLike | None = None,
+    out: str | os.PathLike | None = None,
+    truth: str = "annotator",
+    progress: bool = True,
+    overwrite: bool = False,
+) -> Run:
+    """Train (or resume, or load) a model and return its :class:`Run`.
+
+    Args:
+        model: ``unet``, ``vox2vox`` or ``cyclegan``.
+        n_classes: 2 (nuclei, Golgi) or 3 (+ nucleus-Golgi pair).
+        profile: a profile or its name (default ``$FLUOSEG_PROFILE``, else cpu).
+        raw: train on the raw images instead of percentile-stretched ones.
+        unsupervised: CycleGAN only: the mask domain is the synthetic masks.
+        seed: seed of the weights' initialisation and of the patch sampler.
+        epochs: override the profile's number of epochs.
+        data_dir: the dataset folder (default ``fluoseg.config.dataset_dir(profile)``,
+            generated on first use).
+        out: the run directory (default ``runs_root()/<profile>/<run_name(...)>``).
+        truth: train on the ``annotator`` masks (imperfect, as in the thesis) or the
+            perfect ``truth`` masks.
+        progress: show a progress bar.
+        overwrite: replace a run directory that holds a different configuration.
+
+    Raises:
+        InputError: bad arguments, a missing data folder, or ``out`` holding a run of
+            another configuration (without ``overwrite``).
+    """
+    from fluoseg.models import model_config
+    from fluoseg.models.configs import check_model_name
+
+    check_model_name(model)
+    _check_choice(n_classes, (2, 3), "n_classes")
+    _check_choice(truth, TRUTHS, "truth")
+    if unsupervised and model != "cyclegan":
+        raise InputError(
+            f"--unsupervised needs --model cyclegan (got {model}): only the CycleGAN "
+            "learns from unpaired synthetic masks"
+        )
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    tc = train_config(model, prof, epochs)
+    mcfg = model_config(model, prof, n_classes)
+    ddir = Path(data_dir).expanduser().resolve() if data_dir else dataset_dir(prof)
+    if data_dir is not None and not ddir.is_dir():
+        raise InputError(
+            f"data folder {ddir} does not exist (expected a dataset folder with "
+            "train/ and test/; make one with: fluoseg data --out DIR)"
+        )
+    run_dir = (
+        Path(out).expanduser()
+        if out is not None
+        else runs_root()
+        / prof.name
+        / run_name(model, n_classes, raw, unsupervised, int(seed))
+    )
+    cfg = _run_config(
+        model, n_classes, prof, raw, unsupervised, int(seed), ddir, truth, tc, mcfg
+    )
+    state: dict = {"epoch": 0, "history": []}
+    if (run_dir / CONFIG_FILE).is_file():
+        old = _read_json(run_dir / CONFIG_FILE)
+        diff = _differences(old, cfg)
+        if diff and not overwrite:
+            raise InputError(
+                f"{run_dir} holds a run with another configuration ("
+                + "; ".join(diff[:4])
+                + ("; ..." if len(diff) > 4 else "")
+                + "): choose another --out or pass --overwrite"
+            )
+        if diff:
+            shutil.rmtree(run_dir)
+        else:
+            existing = Run.load(run_dir)
+            if existing.finished:
+                return existing
+            if (run_dir / CHECKPOINT_DIR / STATE_FILE).is_file():
+                state = _read_json(run_dir / CHECKPOINT_DIR / STATE_FILE)
+    elif run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
+        raise InputError(
+            f"{run_dir} exists and is not a fluoseg run directory: choose an empty "
+            "or new --out folder"
+        )
+    if data_dir is None:
+        from fluoseg.data.dataset import ensure_dataset
+
+        ensure_dataset(prof)
+    return _fit(run_dir, cfg, prof, ddir, tc, mcfg, state, progress)
+
+
+def _fit(
+    run_dir: Path,
+    cfg: dict,
+    prof: Profile,
+    ddir: Path,
+    tc: TrainConfig,
+    mcfg: Any,
+    state: dict,
+    progress: bool,
+) -> Run:
+    import keras
+    import tensorflow as tf
+
+    from fluoseg.hardware import describe
+    from fluoseg.models import build_model, extra_callbacks, monitor_for
+
+    seed = int(cfg["seed"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _json_dump_atomic(run_dir / CONFIG_FILE, cfg)
+    _json_dump_atomic(run_dir / HARDWARE_FILE, describe())
+    sampler, val, steps = _load_data(cfg, prof, ddir, tc, seed)
+    keras.utils.set_random_seed(seed)
+    model = build_model(cfg["model"], mcfg)
+    trainer = _Trainer(run_dir, cfg["model"], model, mcfg, tc, steps, seed, state)
+    start = int(state.get("epoch", 0))
+    if start > 0:
+        if int(state.get("steps_per_epoch", steps)) != steps:
+            raise InputError(f"{run_dir}: checkpoint has another steps_per_epoch")
+        trainer.restore(sampler.batch(start * steps, tc.batch_size))
+    stopped = bool(state.get("stopped_early", False))
+    if start < tc.epochs and not stopped:
+        EpochTimer, ProgressBar, EarlyStop, RunCheckpoint = _callbacks_module()
+        monitor, mode = monitor_for(cfg["model"])
+        timer = EpochTimer()
+        resume = {
+            "best": state.get("best"),
+            "best_epoch": (state.get("best_epoch") or 0) - 1,  # 0-based in Keras
+            "wait": state.get("wait", 0),
+        }
+        early = EarlyStop(
+            resume=resume, monitor=monitor, mode=mode, patience=tc.patience
+        )
+        callbacks: list = [timer]
+        if progress:
+            callbacks.append(ProgressBar(tc.epochs, steps, start))
+        probe = val[0][: min(4, len(val[0]))]
+        callbacks += extra_callbacks(cfg["model"], model, mcfg, probe=probe)
+        callbacks += [early, RunCheckpoint(trainer, timer, early)]
+        train_ds = sampler.dataset(start * steps, tc.epochs * steps, tc.batch_size)
+        val_ds = tf.data.Dataset.from_tensor_slices(val).batch(tc.batch_size)
+        model.fit(
+            train_ds,
+            epochs=tc.epochs,
+            initial_epoch=start,
+            steps_per_epoch=steps,
+            validation_data=val_ds,
+            callbacks=callbacks,
+            shuffle=False,
+            verbose=0,
+        )
+    if trainer.state.get("epoch", 0) == 0:
+        raise RuntimeError(f"{run_dir}: training finished no epoch")
+    trainer.finish(bool(getattr(mcfg, "restore_best_weights", False)))
+    return Run.load(run_dir)
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def evaluate_on_test(
+    run: Run,
+    truth: str = "annotator",
+    data_dir: str | os.PathLike | None = None,
+    tta: bool = False,
+    threshold: float = 0.5,
+) -> pd.DataFrame:
+    """Segment every test crop with ``run`` and score it against ``truth`` masks.
+
+    Returns one row per (crop, class) with ``fluoseg.metrics.evaluate``'s columns plus
+    ``crop`` and ``seconds`` (wall time of the crop's prediction), then the per-class
+    average over the crops (``crop == "average"``, as the thesis's tables report).
+    """
+    import pandas as pd
+
+    from fluoseg import CLASS_NAMES
+    from fluoseg.data.dataset import load_split
+    from fluoseg.metrics import average, evaluate
+
+    _check_choice(truth, TRUTHS, "truth")
+    ddir = Path(data_dir) if data_dir is not None else Path(run.config["data_dir"])
+    crops = load_split(
+        "test",
+        profile=run.profile,
+        data_dir=ddir,
+        truth=truth,
+        n_classes=run.n_classes,
+    )
+    frames, per_crop = [], []
+    names = list(CLASS_NAMES[: run.n_classes])
+    for crop in crops:
+        t0 = time.perf_counter()
+        mask = run.segment(crop.image, threshold=threshold, tta=tta)
+        seconds = time.perf_counter() - t0
+        frame = evaluate(mask, crop.mask, class_names=names)
+        frames.append(frame)
+        per_crop.append(frame.assign(crop=crop.name, seconds=round(seconds, 3)))
+    avg = average(frames).assign(
+        crop="average",
+        seconds=round(float(np.mean([f["seconds"].iloc[0] for f in per_crop])), 3),
+    )
+    return pd.concat([*per_crop, avg])
