@@ -145,6 +145,21 @@ def test_pair_channel_method_forbids_pairs_across_components():
         find_pairs(m, method="nearest")
 
 
+def test_pair_channel_excludes_unpaired_objects_and_joins_separate_pieces():
+    m = np.zeros((12, 16, 32, 3), np.uint8)
+    cube(m[..., 0], (6, 8, 8), 3)  # nucleus A, centroid x = 8
+    cube(m[..., 1], (6, 8, 16), 1)  # A's Golgi, not touching A
+    cube(m[..., 0], (6, 8, 24), 3)  # lone nucleus C, nearer to the Golgi (8 vs 8)
+    m[..., 0][6, 8, 27] = 0  # C's centroid moves a little left: nearer still
+    m[..., 2] = m[..., 0] * 0
+    cube(m[..., 2], (6, 8, 8), 3)  # pair channel: A and its Golgi, two pieces
+    cube(m[..., 2], (6, 8, 16), 1)
+    geo = find_pairs(m, method="geometry", max_distance=10, split_nuclei=False)
+    pc = find_pairs(m, method="pair_channel", max_distance=10, split_nuclei=False)
+    assert geo["nucleus_x"].round(2).tolist() == [pytest.approx(23.99, abs=0.01)]
+    assert pc["nucleus_x"].tolist() == [8.0] and pc["dx"].tolist() == [8.0]
+
+
 def test_pairs_from_labels_ids_and_voxel_size():
     lab = np.zeros((10, 10, 20, 2), np.int32)
     cube(lab[..., 0], (5, 5, 5), 2, value=7)

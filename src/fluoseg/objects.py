@@ -23,6 +23,15 @@ from fluoseg.errors import InputError
 DEFAULT_IOU_THRESHOLDS: tuple[float, ...] = (0.1, 0.25, 0.5)
 """IoU thresholds at which object-level scores are reported by default."""
 
+DEFAULT_MIN_DISTANCE = 5
+"""Default least distance (voxels) between two watershed seeds."""
+
+DEFAULT_H = 0.5
+"""Default least depth of a watershed seed (distance-transform units: µm with a voxel
+size). Chosen on two simulated 40×256×256 crops (59 nuclei, voxel 1×0.5×0.5 µm):
+min_distance 5 and h 0.5 µm found 55 of 59 nuclei at IoU 0.5 with 4 extra objects,
+where connected components found 35 (touching nuclei merge)."""
+
 
 def _as_voxel_size(voxel_size: Sequence[float] | None) -> tuple[float, float, float]:
     """``voxel_size`` as three positive floats (z, y, x); ``None`` means 1 voxel."""
@@ -80,8 +89,8 @@ def remove_small(labels: np.ndarray, min_size: int) -> np.ndarray:
 
 def split_touching(
     mask: np.ndarray,
-    min_distance: int = 3,
-    h: float = 1.0,
+    min_distance: int = DEFAULT_MIN_DISTANCE,
+    h: float = DEFAULT_H,
     voxel_size: Sequence[float] | None = None,
     connectivity: int = 1,
     min_size: int = 0,
@@ -166,8 +175,8 @@ def split_touching(
 def instances(
     mask: np.ndarray,
     split: Sequence[bool] | bool = False,
-    min_distance: int = 3,
-    h: float = 1.0,
+    min_distance: int = DEFAULT_MIN_DISTANCE,
+    h: float = DEFAULT_H,
     voxel_size: Sequence[float] | None = None,
     min_size: int = 0,
 ) -> np.ndarray:

@@ -8,9 +8,10 @@ Golgi apparatus. Voxel Dice does not say whether the pairs are right, so this mo
   (a) ``method="geometry"``: instances of each class (``fluoseg.objects``), then an
       optimal one-to-one matching on centroid distance (Hungarian algorithm) that
       never pairs objects farther apart than ``max_distance``;
-  (b) ``method="pair_channel"``: the 3-class models' *pair* channel decides: a nucleus
-      and a Golgi may only pair if they overlap the same connected component of the
-      pair channel; within a component they are matched as in (a);
+  (b) ``method="pair_channel"``: the 3-class models' *pair* channel decides which
+      objects are paired at all (those it covers) and, where a nucleus and its Golgi
+      touch, which with which (the same connected component); the rest are matched
+      as in (a) (see ``pairs_from_labels``);
 
 - turns each pair into a nucleus→Golgi vector (dz, dy, dx, length, unit vector, angle
   in the xy-plane), in µm when the voxel size is known, else in voxels;
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from fluoseg.errors import InputError
+from fluoseg.objects import DEFAULT_H, DEFAULT_MIN_DISTANCE
 
 METHODS: tuple[str, ...] = ("geometry", "pair_channel")
 """Ways to find pairs: (a) instances + matching, (b) the 3-class pair channel."""
@@ -233,10 +235,12 @@ def pairs_from_labels(
             ``fluoseg.objects.instances``, or the simulator's true instances).
         voxel_size: (z, y, x) µm; distances and vectors are then in µm.
         max_distance: see ``pair_centroids``.
-        pair_mask: optional (Z, Y, X) pair-channel mask: then a nucleus and a Golgi may
-            only pair when the pair component each overlaps most is the same one
-            (method (b)); without it every pair within ``max_distance`` may form
-            (method (a)).
+        pair_mask: optional (Z, Y, X) pair-channel mask (method (b)). Each object
+            belongs to the pair component it overlaps most, or to none. Objects in no
+            component are unpaired. A nucleus and a Golgi in the same component may
+            pair; so may a nucleus and a Golgi each alone in its component (a pair that
+            does not touch is drawn as two separate pieces). Without ``pair_mask``
+            every pair within ``max_distance`` may form (method (a)).
 
     Returns:
         Pair table (``PAIR_COLUMNS``), one row per pair, sorted by nucleus id.
@@ -260,7 +264,13 @@ def pairs_from_labels(
         comps = connected_components(pm > 0.5)
         cn = _component_of(lab[..., 0], n_ids, comps)
         cg = _component_of(lab[..., 1], g_ids, comps)
+        n_comp = int(comps.max()) + 1
+        has_nucleus = np.bincount(cn, minlength=n_comp) > 0
+        has_golgi = np.bincount(cg, minlength=n_comp) > 0
+        lone_n = (cn > 0) & ~has_golgi[cn]
+        lone_g = (cg > 0) & ~has_nucleus[cg]
         allowed = (cn[:, None] == cg[None, :]) & (cn[:, None] > 0)
+        allowed |= lone_n[:, None] & lone_g[None, :]
     i, j = pair_centroids(n_c, g_c, voxel_size, max_distance, allowed)
     return pair_table(n_ids[i], n_c[i], g_ids[j], g_c[j], voxel_size)
 
@@ -271,8 +281,8 @@ def find_pairs(
     voxel_size: Sequence[float] | None = None,
     max_distance: float | None = None,
     split_nuclei: bool = True,
-    min_distance: int = 3,
-    h: float = 1.0,
+    min_distance: int = DEFAULT_MIN_DISTANCE,
+    h: float = DEFAULT_H,
     min_size: int = 0,
 ) -> pd.DataFrame:
     """Nucleus–Golgi pairs from a semantic mask.

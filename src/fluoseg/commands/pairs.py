@@ -78,16 +78,9 @@ def parse_voxel_size(text: str | None) -> tuple[float, float, float] | None:
     return values  # type: ignore[return-value]
 
 
-def write_csv(frame, path: Path, overwrite: bool) -> Path:
-    """Write a DataFrame as CSV atomically; refuse to replace without ``overwrite``."""
-    from fluoseg.io import _atomic_write
-
-    return _atomic_write(path, overwrite, lambda tmp: frame.to_csv(tmp, index=False))
-
-
 def run(args: argparse.Namespace) -> int:
     from fluoseg.errors import InputError
-    from fluoseg.io import read_image, read_mask
+    from fluoseg.io import atomic_write, read_image, read_mask
     from fluoseg.pairing import find_pairs
 
     out = Path(args.out)
@@ -107,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
         max_distance=args.max_distance,
         min_size=args.min_size,
     )
-    write_csv(pairs, out, args.overwrite)
+    atomic_write(
+        out, lambda tmp: pairs.to_csv(tmp, index=False), overwrite=args.overwrite
+    )
     unit = "µm" if voxel_size is not None else "voxels"
     print(f"{len(pairs)} nucleus-Golgi pairs ({unit}) -> {out}")
     return 0
