@@ -11,7 +11,13 @@ from fluoseg.models import blocks
 
 
 def _conv(k: int, c_in: int, c_out: int) -> int:
+    """A convolution with biases."""
     return k**3 * c_in * c_out + c_out
+
+
+def _w(k: int, c_in: int, c_out: int) -> int:
+    """A convolution followed by a norm: no biases."""
+    return k**3 * c_in * c_out
 
 
 def _apply(fn, shape, **kw):
@@ -24,7 +30,8 @@ def test_conv_block_parameter_count_per_norm():
         m = _apply(
             blocks.conv_block, (8, 8, 8, 3), filters=5, kernel=3, norm=norm, name="b"
         )
-        assert m.count_params() == _conv(3, 3, 5) + extra * 5
+        conv = _conv(3, 3, 5) if norm == "none" else _w(3, 3, 5)
+        assert m.count_params() == conv + extra * 5
 
 
 @pytest.mark.parametrize(
@@ -42,7 +49,7 @@ def test_residual_block_shapes_concat_vs_sum(mode, fuse, channels):
         name="r",
     )
     assert m.output_shape == (None, 4, 8, 8, channels)
-    two_convs = _conv(3, 4, 6) + _conv(3, 6, 6) + 2 * 2 * 6  # + instance norms
+    two_convs = _w(3, 4, 6) + _w(3, 6, 6) + 2 * 2 * 6  # + instance norms
     shortcut = _conv(1, 4, 6) if mode == "sum" else (_conv(1, 10, 6) if fuse else 0)
     assert m.count_params() == two_convs + shortcut
 
@@ -83,12 +90,7 @@ def test_patchgan_shapes_and_linear_scores():
     assert d.compute_output_shape((1, 16, 16, 16, 3)) == (1, 4, 4, 4, 1)
     # C4 (no norm) - C8 (bn) - C16 s1 (bn) - 1: count by hand
     expected = (
-        _conv(2, 3, 4)
-        + _conv(2, 4, 8)
-        + 4 * 8
-        + _conv(2, 8, 16)
-        + 4 * 16
-        + _conv(2, 16, 1)
+        _conv(2, 3, 4) + _w(2, 4, 8) + 4 * 8 + _w(2, 8, 16) + 4 * 16 + _conv(2, 16, 1)
     )
     assert d.count_params() == expected
     # The original 70^3 PatchGAN widths: C64-C128-C256-C512
@@ -115,12 +117,12 @@ def test_resnet_generator_shape_range_and_count():
     assert np.all(np.abs(y) <= 1)
     inorm = 2
     expected = (
-        _conv(3, 2, 4)
+        _w(3, 2, 4)
         + inorm * 4  # stem c3s1-4
-        + _conv(2, 4, 8)
+        + _w(2, 4, 8)
         + inorm * 8  # d8
-        + 2 * (_conv(3, 8, 8) + inorm * 8)  # R8 (sum, same width: no projection)
-        + _conv(2, 8, 4)
+        + 2 * (_w(3, 8, 8) + inorm * 8)  # R8 (sum, same width: no projection)
+        + _w(2, 8, 4)
         + inorm * 4  # u4 (transposed conv)
         + _conv(3, 4, 3)  # c3s1-3, tanh
     )

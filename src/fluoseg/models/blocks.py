@@ -75,8 +75,9 @@ def conv_block(
 ) -> Any:
     """Conv3D (or Conv3DTranspose) with 'same' padding + optional norm + activation.
 
-    Parameters: ``kernel**3 * c_in * filters + filters`` for the convolution, plus
-    ``4 * filters`` for batch norm (2 trainable) or ``2 * filters`` for instance norm.
+    Parameters: ``kernel**3 * c_in * filters`` for the convolution, plus ``filters``
+    biases without norm, ``4 * filters`` with batch norm (2 trainable) or
+    ``2 * filters`` with instance norm (a bias before a norm would be cancelled by it).
     ``momentum`` is the batch-norm moving-average momentum.
     """
     conv_cls = layers.Conv3DTranspose if transpose else layers.Conv3D
@@ -85,6 +86,7 @@ def conv_block(
         kernel,
         strides=stride,
         padding="same",
+        use_bias=norm == "none",
         kernel_initializer=initializer(init),
         name=f"{name}_conv",
     )(x)
@@ -106,10 +108,19 @@ def down_block(
     act: str = "relu",
     init: str = "glorot_uniform",
     name: str,
+    momentum: float = 0.99,
 ) -> Any:
     """Halve every spatial size: a stride-2 ``kernel``^3 convolution + norm + act."""
     return conv_block(
-        x, filters, kernel, stride=2, norm=norm, act=act, init=init, name=name
+        x,
+        filters,
+        kernel,
+        stride=2,
+        norm=norm,
+        act=act,
+        init=init,
+        name=name,
+        momentum=momentum,
     )
 
 
@@ -122,6 +133,7 @@ def up_block(
     act: str | None = "relu",
     init: str = "glorot_uniform",
     name: str,
+    momentum: float = 0.99,
 ) -> Any:
     """Double every spatial size: a stride-2 transposed convolution + norm + act."""
     return conv_block(
@@ -134,6 +146,7 @@ def up_block(
         init=init,
         name=name,
         transpose=True,
+        momentum=momentum,
     )
 
 
@@ -147,6 +160,7 @@ def residual_block(
     norm: str = "instance",
     init: str = "normal",
     name: str,
+    momentum: float = 0.99,
 ) -> Any:
     """Two ``kernel``^3 convolutions (norm + ReLU, then norm) and a shortcut.
 
@@ -158,10 +172,9 @@ def residual_block(
     maps the ``c_in + filters`` channels back to ``filters`` so that blocks can be
     stacked at constant width; with ``fuse=False`` the channels grow by ``filters``.
     """
-    h = conv_block(
-        x, filters, kernel, norm=norm, act="relu", init=init, name=f"{name}_a"
-    )
-    h = conv_block(h, filters, kernel, norm=norm, act=None, init=init, name=f"{name}_b")
+    kw = dict(norm=norm, init=init, momentum=momentum)
+    h = conv_block(x, filters, kernel, act="relu", name=f"{name}_a", **kw)
+    h = conv_block(h, filters, kernel, act=None, name=f"{name}_b", **kw)
     c_in = x.shape[-1]
     if mode == "sum":
         if c_in != filters:
@@ -249,7 +262,7 @@ def build_vox2vox_generator(cfg: Any, name: str = "generator") -> keras.Model:
     """Vox2Vox generator of ``cfg`` (a ``Vox2VoxConfig``): U-Net with strided
     convolutions, a residual bottleneck and a sigmoid head."""
     inp = keras.Input((None, None, None, cfg.in_channels), name="image")
-    kw = dict(norm=cfg.norm, init=cfg.init)
+    kw = dict(norm=cfg.norm, init=cfg.init, momentum=cfg.bn_momentum)
     x = conv_block(inp, cfg.base_filters, cfg.kernel_size, name="stem", **kw)
     skips = [x]
     for level in range(1, cfg.depth):

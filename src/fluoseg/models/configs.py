@@ -191,6 +191,7 @@ class Vox2VoxConfig(_Config):
     disc_layers: int = 3
     disc_kernel: int = 2
     norm: str = "batch"
+    bn_momentum: float = 0.9
     init: str = "he_normal"
     alpha: float = 5.0
     beta: tuple[float, ...] = (1.0, 6.0)
@@ -348,6 +349,7 @@ def model_config(
                 disc_filters=64,
                 disc_layers=4,
                 disc_kernel=4,
+                bn_momentum=0.99,
             ),
         }[pname]
         return Vox2VoxConfig(**common, beta=beta, **per)
