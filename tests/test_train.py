@@ -27,6 +27,21 @@ EPOCHS = 3
 
 
 def write_tiny_dataset(root: Path, seed: int = 0) -> Path:
+    """The smoke dataset in ``root`` (``fluoseg.data.dataset.generate_dataset``).
+
+    Falls back to ``write_boxes_dataset`` while the data module is absent.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("fluoseg.data.dataset") is not None:
+        from fluoseg.data.dataset import generate_dataset
+
+        generate_dataset(root, "smoke", workers=1)
+        return root
+    return write_boxes_dataset(root, seed)
+
+
+def write_boxes_dataset(root: Path, seed: int = 0) -> Path:
     """A dataset folder with 3 train and 2 test crops of 20 x 40 x 44 voxels.
 
     Each crop holds bright box "nuclei" in the nuclei channel with a small box "Golgi"
@@ -53,9 +68,6 @@ def write_tiny_dataset(root: Path, seed: int = 0) -> Path:
                 write_mask(root / split / f"{name}_{kind}.tif", mask)
     (root / "synthetic_masks").mkdir(exist_ok=True)
     write_mask(root / "synthetic_masks" / "s000.tif", mask)
-    (root / "manifest.json").write_text(
-        json.dumps({"profile": "smoke", "train": crops["train"], "test": crops["test"]})
-    )
     return root
 
 

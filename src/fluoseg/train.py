@@ -562,8 +562,13 @@ class _Trainer:
 
     def restore(self, warmup: tuple[np.ndarray, np.ndarray]) -> None:
         """Load the checkpoint named by ``state.json`` into the freshly built model."""
+        import tensorflow as tf
+
         state = self.state
-        self.model.train_on_batch(*warmup)  # builds every variable and optimizer slot
+        # one step builds every variable and optimizer slot (GAN train steps included;
+        # fit, because custom train steps may not accept train_on_batch's 3-tuple)
+        one = tf.data.Dataset.from_tensors(tuple(np.asarray(a) for a in warmup))
+        self.model.fit(one, epochs=1, steps_per_epoch=1, verbose=0, shuffle=False)
         self.model.load_weights(str(self.ckpt / state["weights"]))
         with np.load(self.ckpt / state["optimizers"]) as saved:
             for name, opt in self.optimizers().items():
