@@ -223,3 +223,11 @@ def test_history_figure_plots_loss_columns() -> None:
 def test_history_figure_keeps_epochs_counted_from_one() -> None:
     h = pd.DataFrame({"epoch": [1, 2], "loss": [1.0, 0.5]})
     assert history_figure(h).axes[0].lines[0].get_xdata().tolist() == [1, 2]
+
+
+def test_figures_become_png_bytes() -> None:
+    from fluoseg.viz import figure_png, register_figure_display
+
+    png = figure_png(grouped_bar_figure(_table(), "DC"))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert register_figure_display() is False  # no IPython shell under pytest

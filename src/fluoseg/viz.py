@@ -356,10 +356,43 @@ def html_size(fig: Any) -> int:
 
 
 # --------------------------------------------------------------------------- static
-def _mpl_figure(width: float, height: float) -> Figure:
+def figure_png(fig: Figure, dpi: int = 100) -> bytes:
+    """PNG bytes of a matplotlib figure (no pyplot needed)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def register_figure_display() -> bool:
+    """Let IPython show matplotlib ``Figure`` objects (made without pyplot) as PNG.
+
+    The figures of this module are plain ``matplotlib.figure.Figure`` objects, so that
+    a notebook cell shows each exactly once when it returns one. Returns whether an
+    IPython shell was found.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of the book
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
     from matplotlib.figure import Figure
 
+    png = shell.display_formatter.formatters["image/png"]
+    png.for_type(Figure, figure_png)
+    return True
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """An empty matplotlib figure (inches) that a notebook cell displays as PNG."""
+    from matplotlib.figure import Figure
+
+    register_figure_display()
     return Figure(figsize=(width, height), layout="constrained")
+
+
+_mpl_figure = new_figure
 
 
 def mask_projection_figure(
