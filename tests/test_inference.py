@@ -185,3 +185,18 @@ def test_real_keras_model(rng):
     np.testing.assert_allclose(
         out[..., 0], 2 * vol[..., 0] - vol[..., 1] + 0.5, atol=1e-5
     )
+
+
+def test_accepts_a_volume_and_a_memory_map(tmp_path, tiny_volume):
+    from fluoseg.io import Volume
+
+    out = predict_volume(lambda b: b, Volume(tiny_volume, None, "x"), (4, 8, 8))
+    np.testing.assert_allclose(out, tiny_volume, rtol=2e-6)
+    mm = np.lib.format.open_memmap(
+        tmp_path / "v.npy", mode="w+", dtype=np.uint8, shape=(6, 20, 9, 1)
+    )
+    mm[:, ::3] = 255
+    mm.flush()
+    ro = np.load(tmp_path / "v.npy", mmap_mode="r")
+    out = predict_volume(lambda b: b, ro, (4, 8, 8), threshold=0.5)
+    np.testing.assert_array_equal(out, (np.asarray(ro) == 255).astype(np.uint8))

@@ -265,3 +265,29 @@ def test_atomic_write_generic(tmp_path):
         io.atomic_write(target, boom, overwrite=True)
     assert target.read_text() == "a\n"
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
+
+
+def test_imagej_rgb_stack_without_axes_reads_slices_as_z(tmp_path, rng):
+    # tifffile labels the slices of such a stack as channels ('CYXS')
+    raw = (rng.random((5, 6, 7, 3)) * 255).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "a.tif", raw, imagej=True, photometric="rgb")
+    vol = io.read_image(tmp_path / "a.tif")
+    np.testing.assert_allclose(vol.data[..., 0], raw[..., 1] / 255, atol=1e-7)
+    np.testing.assert_allclose(vol.data[..., 1], raw[..., 0] / 255, atol=1e-7)
+
+
+def test_imagej_grey_stack_needs_a_mapping(tmp_path, rng):
+    grey = (rng.random((5, 6, 7)) * 65535).astype(np.uint16)
+    tifffile.imwrite(
+        tmp_path / "g.tif",
+        grey,
+        imagej=True,
+        resolution=(4.0, 4.0),
+        metadata={"axes": "ZYX", "spacing": 2.0, "unit": "nm"},
+    )
+    with pytest.raises(InputError, match="1 channel"):
+        io.read_image(tmp_path / "g.tif")
+    vol = io.read_image(tmp_path / "g.tif", channels="golgi=0")
+    np.testing.assert_allclose(vol.data[..., 1], grey / 65535, atol=1e-7)
+    assert not vol.data[..., 0].any()
+    assert vol.voxel_size == pytest.approx((2e-3, 0.25e-3, 0.25e-3))  # nm -> µm

@@ -211,8 +211,9 @@ def predict_volume(
     Args:
         fn: a Keras model (``predict_on_batch`` is used) or any callable mapping a
             batch (B, pz, py, px, C) float32 to (B, pz, py, px, n_out).
-        volume: (Z, Y, X, C) or (Z, Y, X); float data are used as they are, integer
-            data are divided by their dtype's maximum.
+        volume: (Z, Y, X, C) or (Z, Y, X) array (a memory map works), or a
+            :class:`fluoseg.io.Volume`; float data are used as they are, integer data
+            are divided by their dtype's maximum.
         patch_shape: window (pz, py, px).
         overlap: fraction of the window shared by neighbours (ignored if ``step``).
         step: window step per axis (int or 3 ints), at most the window.
@@ -225,7 +226,8 @@ def predict_volume(
     Returns:
         (Z, Y, X, n_out) float32 probabilities, or uint8 {0, 1} with ``threshold``.
     """
-    vol = volume if isinstance(volume, np.ndarray) else np.asarray(volume)
+    vol = getattr(volume, "data", volume)  # a fluoseg.io.Volume or an array
+    vol = vol if isinstance(vol, np.ndarray) else np.asarray(vol)
     if vol.ndim == 3:
         vol = vol[..., None]
     if vol.ndim != 4 or any(s == 0 for s in vol.shape):
@@ -322,8 +324,8 @@ def _flush(
     rows = min(rows, y - y0)
     if rows <= 0:
         return
-    prob = acc[:z, :rows, :x] / wsum[:z, :rows, :x, None]
-    if threshold is not None:
-        out[:, y0 : y0 + rows] = prob > threshold
-    else:
-        out[:, y0 : y0 + rows] = prob
+    for c in range(acc.shape[-1]):  # one class at a time: small temporaries
+        prob = acc[:z, :rows, :x, c] / wsum[:z, :rows, :x]
+        out[:, y0 : y0 + rows, :, c] = (
+            prob > threshold if threshold is not None else prob
+        )

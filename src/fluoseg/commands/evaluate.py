@@ -6,10 +6,17 @@ import argparse
 
 HELP = "score a predicted mask TIFF against a truth mask TIFF (Dice, precision, ...)"
 
+EPILOG = (
+    "Masks follow the dataset's files: R = Golgi, G = nuclei, B = pair; any nonzero "
+    "voxel is foreground (threshold a probability map before scoring it). A class "
+    "absent from both masks prints nan (null in JSON)."
+)
+
 SHOWN = ("dice", "precision", "recall", "iou")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
     parser.add_argument(
         "--pred", required=True, metavar="P.tif", help="predicted mask TIFF"
     )
