@@ -109,7 +109,7 @@ def _read_raw(path: str | os.PathLike) -> tuple[np.ndarray, str, str, object]:
                 xres=_tag_value(tif.pages[0], "XResolution"),
                 yres=_tag_value(tif.pages[0], "YResolution"),
             )
-    except InputError:
+    except (InputError, MemoryError):
         raise
     except Exception as exc:  # tifffile raises many types on bad files
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
