@@ -200,3 +200,10 @@ def test_accepts_a_volume_and_a_memory_map(tmp_path, tiny_volume):
     ro = np.load(tmp_path / "v.npy", mmap_mode="r")
     out = predict_volume(lambda b: b, ro, (4, 8, 8), threshold=0.5)
     np.testing.assert_array_equal(out, (np.asarray(ro) == 255).astype(np.uint8))
+
+
+def test_progress_bar_counts_windows(capsys):
+    vol = np.zeros((8, 40, 40, 1), dtype=np.float32)
+    out = predict_volume(lambda b: b + 1, vol, (8, 16, 16), overlap=0.5, progress=True)
+    np.testing.assert_allclose(out, 1.0)
+    assert "16/16" in capsys.readouterr().err
