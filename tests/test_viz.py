@@ -79,10 +79,12 @@ def test_overlay_rgb_blends_exactly_where_the_mask_is_on() -> None:
 
 def test_overlay_outline_draws_only_the_border() -> None:
     img = np.zeros((7, 7, 2), np.float32)
-    mask = np.zeros((7, 7, 1), np.uint8)
-    mask[1:6, 1:6, 0] = 1
+    mask = np.zeros((7, 7, 2), np.uint8)
+    mask[1:6, 1:6, 0] = 1  # a nucleus
+    mask[2:5, 2:5, 1] = 1  # a Golgi inside it
     out = overlay_rgb(img, mask, outline=True)
-    assert out[1, 1].tolist() == [0, 1, 0]
+    assert out[1, 1].tolist() == [1, 0, 1]  # nucleus border: magenta
+    assert out[2, 2].tolist() == [0, 1, 1]  # Golgi border: cyan
     assert out[3, 3].tolist() == [0, 0, 0]  # interior left alone
 
 
@@ -175,8 +177,9 @@ def test_slice_figure_and_viewer_follow_the_controls() -> None:
     viewer = slice_viewer(img, truth=m, pred=None, z=6)
     assert len(viewer.panels) == 2
     with_overlay = viewer.panels[1].value
-    viewer.controls["overlay"].value = False
+    viewer.controls["overlay"].value = "fill"
     assert viewer.panels[1].value != with_overlay
+    viewer.controls["overlay"].value = "off"
     assert viewer.panels[1].value == viewer.panels[0].value
     before = viewer.panels[0].value
     viewer.controls["z"].value = 3

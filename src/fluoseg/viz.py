@@ -41,6 +41,12 @@ CLASS_RGB: Mapping[str, tuple[float, float, float]] = MappingProxyType(
 )
 """Display colour of each class (RGB in [0, 1])."""
 
+OUTLINE_RGB: Mapping[str, tuple[float, float, float]] = MappingProxyType(
+    {"nuclei": (1.0, 0.0, 1.0), "golgi": (0.0, 1.0, 1.0), "pair": (1.0, 1.0, 1.0)}
+)
+"""Outline colour of each class over an image: the complement of its channel's colour
+(magenta around green nuclei, cyan around red Golgi), white for pairs."""
+
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 
 
@@ -120,7 +126,8 @@ def overlay_rgb(
 
     Where any class is on, the result is ``(1 - alpha) * image + alpha * colour``
     (colour = :func:`mask_rgb`); elsewhere it is the image. With ``outline`` only the
-    border voxels of each class are drawn, fully opaque.
+    border voxels of each class are drawn, opaque, in :data:`OUTLINE_RGB` (colours
+    that stand out against the image's own green and red).
     """
     base = image_rgb(image_slice, channels)
     if mask_slice is None:
@@ -137,14 +144,12 @@ def overlay_rgb(
     if outline:
         from scipy import ndimage
 
-        m = np.stack(
-            [
-                m[..., c] & ~ndimage.binary_erosion(m[..., c], border_value=0)
-                for c in range(m.shape[-1])
-            ],
-            axis=-1,
-        )
-        alpha = 1.0
+        out = base.copy()
+        order = [c for c in (2, 0, 1) if c < m.shape[-1]]  # pairs under the others
+        for c in order:
+            border = m[..., c] & ~ndimage.binary_erosion(m[..., c], border_value=0)
+            out[border] = OUTLINE_RGB[CLASS_ORDER[c]]
+        return out.astype(np.float32)
     colour = mask_rgb(m)
     on = m.any(axis=-1)[..., None]
     out = np.where(on, (1.0 - alpha) * base + alpha * colour, base)
@@ -463,9 +468,13 @@ def slice_figure(
     z: int | None = None,
     *,
     alpha: float = 0.45,
+    outline: bool = True,
     channels: Sequence[bool] = (True, True),
 ) -> Figure:
-    """One static frame of :func:`slice_viewer`: image, image + truth, image + pred."""
+    """One static frame of :func:`slice_viewer`: image, image + truth, image + pred.
+
+    Masks are drawn as outlines (default) or filled with opacity ``alpha``.
+    """
     img = _as_image(image)
     z = img.shape[0] // 2 if z is None else z
     if not 0 <= z < img.shape[0]:
@@ -480,7 +489,12 @@ def slice_figure(
                     f"{img.shape[:3]}"
                 )
             panels.append(
-                (title, overlay_rgb(img[z], mm[z], alpha=alpha, channels=channels))
+                (
+                    title,
+                    overlay_rgb(
+                        img[z], mm[z], alpha=alpha, outline=outline, channels=channels
+                    ),
+                )
             )
     aspect = img.shape[1] / img.shape[2]
     fig = _mpl_figure(3.0 * len(panels), 3.0 * aspect + 0.4)
@@ -506,8 +520,9 @@ def slice_viewer(
 
     Panels: the image, the image with the ground truth drawn over it, the image with
     the prediction drawn over it (those given). Controls: the z-slice, nuclei and Golgi
-    channels on/off, overlay on/off and its opacity. In a static page it shows the
-    initial state; use :func:`slice_figure` for a printable frame.
+    channels on/off, the overlay (outline, fill or off) and the fill's opacity. In a
+    static page it shows the initial state; use :func:`slice_figure` for a printable
+    frame.
 
     Returns:
         The widget (an ``ipywidgets.VBox``); ``widget.panels`` are its image widgets
@@ -534,7 +549,9 @@ def slice_viewer(
         "z": w.IntSlider(value=z0, min=0, max=depth - 1, description="z-slice"),
         "nuclei": w.Checkbox(value=True, description="nuclei (green)", indent=False),
         "golgi": w.Checkbox(value=True, description="Golgi (red)", indent=False),
-        "overlay": w.Checkbox(value=True, description="mask overlay", indent=False),
+        "overlay": w.ToggleButtons(
+            options=["outline", "fill", "off"], value="outline", description="masks"
+        ),
         "alpha": w.FloatSlider(
             value=alpha, min=0.0, max=1.0, step=0.05, description="opacity"
         ),
@@ -550,11 +567,13 @@ def slice_viewer(
         zz = controls["z"].value
         ch = (controls["nuclei"].value, controls["golgi"].value)
         for widget, (_, m) in zip(images, masks, strict=True):
-            show = m is not None and controls["overlay"].value
+            mode = controls["overlay"].value
+            show = m is not None and mode != "off"
             rgb = overlay_rgb(
                 img[zz],
                 m[zz] if show else None,
                 alpha=controls["alpha"].value,
+                outline=mode == "outline",
                 channels=ch,
             )
             widget.value = _png(rgb)
@@ -566,7 +585,8 @@ def slice_viewer(
     box = w.VBox(
         [
             w.HBox([controls["z"], controls["alpha"]]),
-            w.HBox([controls["nuclei"], controls["golgi"], controls["overlay"]]),
+            w.HBox([controls["nuclei"], controls["golgi"]]),
+            controls["overlay"],
             w.HBox(cols),
         ]
     )
