@@ -179,3 +179,14 @@ def test_cyclegan_2d_learns_the_translation():
     cyc = hist.losses["cycle"]
     assert np.mean(cyc[-50:]) < 0.5 * np.mean(cyc[:50])
     assert toy.cycle_error(g_xy, g_yx, x) < 0.3
+
+
+def test_patch_discriminator_receptive_field_is_16():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    d = toy.patch_discriminator_2d(32)
+    img = np.zeros((1, 32, 32, 1), dtype="float32")
+    assert d([img, img]).shape == (1, 16, 16, 1)
+    field = toy.empirical_receptive_field(lambda m: d([img + 0 * m, m]), (32, 32, 1))
+    assert field == (16, 16) == (toy.receptive_field([(4, 2), (4, 1), (4, 1)]),) * 2

@@ -478,8 +478,10 @@ def train_cyclegan_2d(
     return g_xy, g_yx, hist
 
 
-def small_unet_2d(size: int, base: int = 8, name: str = "G"):
-    """A two-level 2D U-Net (conv, pool, conv, up, concat, conv, 1x1 sigmoid)."""
+def small_unet_2d(
+    size: int, base: int = 8, out_activation: str | None = "sigmoid", name: str = "G"
+):
+    """A two-level 2D U-Net (conv, pool, conv, up, concat, conv, 1x1 conv)."""
     import keras
     from keras import layers
 
@@ -492,7 +494,7 @@ def small_unet_2d(size: int, base: int = 8, name: str = "G"):
     d = layers.Conv2D(base, 3, padding="same", activation="relu")(
         layers.Concatenate()([u, e])
     )
-    out = layers.Conv2D(1, 1, activation="sigmoid")(d)
+    out = layers.Conv2D(1, 1, activation=out_activation)(d)
     return keras.Model(inp, out, name=name)
 
 
@@ -527,7 +529,9 @@ def train_pix2pix_2d(
 ) -> tuple[object, object, ToyHistory]:
     """Train a toy pix2pix translating 2D blob images to masks.
 
-    Generator: :func:`small_unet_2d`; discriminator: :func:`patch_discriminator_2d`
+    Generator: :func:`small_unet_2d` with a linear output (a sigmoid output saturates
+    under the L1 loss and the toy collapses to an empty mask; threshold at 0.5);
+    discriminator: :func:`patch_discriminator_2d`
     on (image, mask) pairs; losses: binary cross-entropy on every patch logit plus
     ``lambda_l1`` times the L1 distance to the true mask (Isola et al.'s objective).
     With ``adversarial=False`` the generator only minimises L1. Returns
@@ -543,7 +547,7 @@ def train_pix2pix_2d(
         )
     keras.utils.set_random_seed(seed)
     size = images.shape[1]
-    g = small_unet_2d(size)
+    g = small_unet_2d(size, out_activation=None)
     d = patch_discriminator_2d(size)
     opt_g = keras.optimizers.Adam(lr, beta_1=0.5)
     opt_d = keras.optimizers.Adam(lr, beta_1=0.5)
