@@ -9,8 +9,10 @@ returns a :class:`Run`. A *run directory* holds everything needed to reuse or au
   unfinished one; a different configuration raises ``InputError`` unless
   ``overwrite=True``.
 - ``segmenter.keras``: the segmentation network (U-Net; Vox2Vox generator; CycleGAN
-  G_S), written at the end; with ``restore_best_weights`` it holds the best epoch's
-  weights. ``best.keras`` is rewritten whenever the monitored value improves.
+  G_S), written at the end. It holds the weights of the best epoch by the model's
+  monitored value (``fluoseg.models.monitor_for``) unless the model configuration sets
+  ``restore_best_weights=False``; ``best.keras`` is rewritten whenever that value
+  improves.
 - ``history.csv`` (one row per epoch, with its seconds), ``timings.json`` (per-epoch
   seconds and their total), ``hardware.json`` (``fluoseg.hardware.describe()``).
 - ``checkpoint/``: after every epoch, the weights of the whole model (GAN sub-models
@@ -93,12 +95,14 @@ def _check_choice(value: Any, choices: tuple, what: str) -> None:
         )
 
 
-# Loop budgets. cpu: measured step times on 2 shared cores (see the module tests and
-# the report in the course): all eight trainings of the book fit in about an hour.
+# Loop budgets of the cpu profile, from step times measured on the 2-core course
+# machine while shared with other work (batch of 32^3 patches: U-Net 0.21-0.33 s,
+# Vox2Vox 0.43 s). The eight trainings of the book (3 U-Nets, 2 Vox2Vox, 3 CycleGANs)
+# then take about 40-50 minutes together, test predictions included.
 _CPU_BUDGET: dict[str, dict[str, int]] = {
-    "unet": {"epochs": 12, "steps_per_epoch": 40, "validation_steps": 4},
-    "vox2vox": {"epochs": 10, "steps_per_epoch": 30, "validation_steps": 4},
-    "cyclegan": {"epochs": 8, "steps_per_epoch": 30, "validation_steps": 4},
+    "unet": {"epochs": 20, "steps_per_epoch": 32, "validation_steps": 4},
+    "vox2vox": {"epochs": 16, "steps_per_epoch": 32, "validation_steps": 4},
+    "cyclegan": {"epochs": 12, "steps_per_epoch": 32, "validation_steps": 4},
 }
 
 
@@ -833,7 +837,7 @@ def train(
     if data_dir is None:
         from fluoseg.data.dataset import ensure_dataset
 
-        ensure_dataset(prof)
+        ensure_dataset(prof, progress=progress)
     return _fit(run_dir, cfg, prof, ddir, tc, mcfg, state, progress)
 
 
@@ -899,7 +903,7 @@ def _fit(
         )
     if trainer.state.get("epoch", 0) == 0:
         raise RuntimeError(f"{run_dir}: training finished no epoch")
-    trainer.finish(bool(getattr(mcfg, "restore_best_weights", False)))
+    trainer.finish(bool(getattr(mcfg, "restore_best_weights", True)))
     return Run.load(run_dir)
 
 
