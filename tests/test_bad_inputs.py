@@ -80,6 +80,15 @@ VALID: dict[str, Callable[[Path], None]] = {
 }
 """Awkward but valid mask files: every command that takes a mask must accept them."""
 
+VALID_IMAGES: dict[str, Callable[[Path], None]] = {
+    "uint16_smaller_than_a_patch": lambda p: imwrite(
+        p, _mask_rgb(np.uint16, shape=(3, 8, 14))
+    ),
+    "float32_blank": lambda p: imwrite(p, np.zeros(SHAPE + (3,), np.float32)),
+}
+"""Awkward but valid images for ``predict`` (two combined cases: each run costs a
+TensorFlow start-up)."""
+
 
 def fluoseg(*args: str | Path) -> subprocess.CompletedProcess:
     """Run the real CLI in a fresh interpreter."""
@@ -101,7 +110,7 @@ def corpus(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("corpus")
     for name, (write, _) in BAD.items():
         write(folder / f"{name}.tif")
-    for name, write in VALID.items():
+    for name, write in {**VALID, **VALID_IMAGES}.items():
         write(folder / f"{name}.tif")
     imwrite(folder / "good.tif", _mask_rgb())
     return folder
@@ -133,3 +142,86 @@ def test_pairs_missing_file_and_missing_folder(corpus, tmp_path):
     assert_clean_failure(proc, "not found")
     proc = fluoseg("pairs", corpus / "good.tif", "--out", tmp_path / "no" / "p.csv")
     assert_clean_failure(proc, "does not exist")
+
+
+# --------------------------------------------------------------------- evaluate
+
+
+@pytest.mark.parametrize(
+    "side, name",
+    [("--pred", n) for n in sorted(BAD)]
+    + [("--truth", n) for n in ("truncated", "2d_image", "nan")],
+)
+def test_evaluate_rejects_bad_file(corpus, side, name):
+    files = {"--pred": corpus / "good.tif", "--truth": corpus / "good.tif"}
+    files[side] = corpus / f"{name}.tif"
+    proc = fluoseg("evaluate", *[str(x) for kv in files.items() for x in kv])
+    assert_clean_failure(proc, BAD[name][1])
+    assert proc.stdout == ""
+
+
+def test_evaluate_rejects_masks_of_different_shapes(corpus):
+    proc = fluoseg(
+        "evaluate", "--pred", corpus / "good.tif",
+        "--truth", corpus / "smaller_than_a_patch.tif",
+    )  # fmt: skip
+    assert_clean_failure(proc, "shape")
+
+
+@pytest.mark.parametrize("name", sorted(VALID))
+def test_evaluate_accepts_awkward_but_valid_file(corpus, name):
+    import json
+
+    mask = corpus / f"{name}.tif"
+    proc = fluoseg("evaluate", "--pred", mask, "--truth", mask, "--json")
+    assert proc.returncode == 0, proc.stderr
+    scores = json.loads(proc.stdout)  # {class: {"dice": ..., ...}}
+    assert set(scores) == {"nuclei", "golgi"}
+    # a mask scored against itself: Dice 1, or undefined (null) for an absent class
+    dice = [v["dice"] for v in scores.values()]
+    expected = [None, None] if name == "empty_mask" else [1.0, 1.0]
+    assert dice == expected, proc.stdout
+
+
+# ---------------------------------------------------------------------- predict
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Path:
+    """A 2-class U-Net trained for one epoch on the smoke dataset (~20 s)."""
+    from fluoseg.data.dataset import generate_dataset
+    from fluoseg.train import train
+
+    root = tmp_path_factory.mktemp("smoke_run")
+    data = generate_dataset(root / "data", "smoke").folder
+    run = train(
+        "unet", 2, profile="smoke", data_dir=data, out=root / "run", epochs=1,
+        progress=False,
+    )  # fmt: skip
+    return Path(run.path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_predict_rejects_bad_image(corpus, smoke_run, tmp_path, name):
+    out = tmp_path / "mask.tif"
+    proc = fluoseg(
+        "predict", "--model", smoke_run, "--input", corpus / f"{name}.tif",
+        "--output", out,
+    )  # fmt: skip
+    assert_clean_failure(proc, BAD[name][1])
+    assert not out.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(VALID_IMAGES))
+def test_predict_accepts_awkward_but_valid_image(corpus, smoke_run, tmp_path, name):
+    from fluoseg.io import read_image, read_mask
+
+    out = tmp_path / "mask.tif"
+    image = corpus / f"{name}.tif"
+    proc = fluoseg("predict", "--model", smoke_run, "--input", image, "--output", out)
+    assert proc.returncode == 0, proc.stderr
+    mask = read_mask(out, 2)
+    assert mask.shape == read_image(image).shape  # exactly the input's (Z, Y, X)
+    assert set(np.unique(mask)) <= {0, 1}
