@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fluoseg.data.calibration import MAX_PAIR_DISTANCE
 from fluoseg.errors import InputError
 from fluoseg.pairing import (
     PAIR_COLUMNS,
-    REAL_PAIR_DISTANCE_P99_VOXELS,
     angular_error,
     assign,
     default_max_distance,
@@ -79,24 +79,10 @@ def test_angular_error_exact():
 
 
 def test_default_max_distance_from_real_pairs():
-    assert default_max_distance() == REAL_PAIR_DISTANCE_P99_VOXELS
+    assert default_max_distance() == MAX_PAIR_DISTANCE == pytest.approx(42.2, abs=0.05)
     assert default_max_distance((1.0, 0.5, 0.3)) == pytest.approx(
-        REAL_PAIR_DISTANCE_P99_VOXELS * 0.4
+        MAX_PAIR_DISTANCE * 0.4
     )
-
-
-def test_default_max_distance_matches_real_pairs_when_available():
-    from pathlib import Path
-
-    folder = Path(__file__).resolve().parents[1] / ".." / "shared" / "calibration"
-    files = sorted((folder / "real_pairs").glob("*.csv"))
-    if not files:
-        pytest.skip("../shared/calibration is absent")
-    a = np.concatenate([np.loadtxt(f, delimiter=",", ndmin=2) for f in files])
-    # columns: x_n, y_n, x_g, y_g, z_n, z_g
-    d = np.stack([a[:, 5] - a[:, 4], a[:, 3] - a[:, 1], a[:, 2] - a[:, 0]], axis=1)
-    p99 = np.percentile(np.linalg.norm(d, axis=1), 99)
-    assert p99 == pytest.approx(REAL_PAIR_DISTANCE_P99_VOXELS, abs=0.05)
 
 
 def two_cells(shape=(12, 24, 40)):

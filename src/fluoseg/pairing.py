@@ -28,18 +28,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from fluoseg.data.calibration import MAX_PAIR_DISTANCE
 from fluoseg.errors import InputError
 from fluoseg.objects import DEFAULT_H, DEFAULT_MIN_DISTANCE
 
 METHODS: tuple[str, ...] = ("geometry", "pair_channel")
 """Ways to find pairs: (a) instances + matching, (b) the 3-class pair channel."""
-
-REAL_PAIR_DISTANCE_P99_VOXELS = 42.2
-"""99th percentile of the nucleus→Golgi centroid distance of the 249 manually annotated
-pairs of four real crops (Crop1, Crop2, Crop4, Crop6_BC), in voxels of the original
-crops (median 17.2, 95th percentile 34.0, maximum 53.3). Source: the ground-truth
-vectors of HemaxiN/3D_U-Vec (``Dataset/GroundTruthVectors``, GPL-3.0; Narotamo,
-Ouarné, Franco, Silveira), the data the thesis uses."""
 
 PAIR_COLUMNS: tuple[str, ...] = (
     "nucleus_id", "golgi_id",
@@ -64,14 +58,16 @@ PAIR_COLUMNS: tuple[str, ...] = (
 def default_max_distance(voxel_size: Sequence[float] | None = None) -> float:
     """Largest nucleus–Golgi centroid distance that still counts as a pair.
 
-    The real pairs' 99th percentile (``REAL_PAIR_DISTANCE_P99_VOXELS``), in voxels; with
-    a voxel size it is converted to µm with the mean lateral (y, x) voxel size, the
-    axes on which the real distances are dominated.
+    ``fluoseg.data.calibration.MAX_PAIR_DISTANCE``: the 99th percentile (42.2 voxels)
+    of the centroid distances of 249 manually annotated real pairs (HemaxiN/3D_U-Vec,
+    GPL-3.0, Narotamo et al.). Without a voxel size it is used in voxels; with one it
+    is converted to µm with the mean lateral (y, x) voxel size, since the real offsets
+    are mostly lateral (median elevation 7°).
     """
     if voxel_size is None:
-        return REAL_PAIR_DISTANCE_P99_VOXELS
+        return MAX_PAIR_DISTANCE
     vs = _voxel_size(voxel_size)
-    return REAL_PAIR_DISTANCE_P99_VOXELS * (vs[1] + vs[2]) / 2
+    return MAX_PAIR_DISTANCE * (vs[1] + vs[2]) / 2
 
 
 def _voxel_size(voxel_size: Sequence[float] | None) -> np.ndarray:
