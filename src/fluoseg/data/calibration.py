@@ -203,24 +203,33 @@ def crop_statistics(crops: Iterable[Any]) -> dict[str, Any]:
     Offsets are pooled over the crops; shapes are measured in isotropic units (z scaled
     by ``params.z_spacing``), as the 3DNGMic shapes are near-isotropic.
     """
+    items = [(c.pairs, c.instances, c.params.z_spacing) for c in crops]
+    return statistics_of(items)
+
+
+def dataset_statistics(crops: Iterable[Any], z_spacing: float = 2.0) -> dict[str, Any]:
+    """The same statistics for crops loaded from disk (:class:`dataset.Crop`)."""
+    return statistics_of([(c.pairs(), c.instances(), z_spacing) for c in crops])
+
+
+def statistics_of(items: Iterable[tuple[Any, np.ndarray, float]]) -> dict[str, Any]:
+    """Statistics of ``(pairs table, (Z, Y, X, 2) instance ids, z_spacing)`` items."""
     offs, per_crop, r, nn = [], [], [], []
     nvol, gvol, nel, gel = [], [], [], []
-    for c in crops:
-        o = crop_offsets(c.pairs)
+    for pairs, instances, z_spacing in items:
+        o = crop_offsets(pairs)
         offs.append(o)
         per_crop.append(len(o))
         r.append(polarity_r(o))
-        paired = c.pairs[c.pairs["paired"]]
+        paired = pairs[pairs["paired"]]
         nn.append(
             nn_distance(paired[["nucleus_z", "nucleus_y", "nucleus_x"]].to_numpy())
         )
-        spacing = (c.params.z_spacing, 1.0, 1.0)
-        v, e = label_shapes(c.instances[..., 0], spacing)
-        nvol.append(v)
-        nel.append(e)
-        v, e = label_shapes(c.instances[..., 1], spacing)
-        gvol.append(v)
-        gel.append(e)
+        spacing = (z_spacing, 1.0, 1.0)
+        for ch, vols, els in ((0, nvol, nel), (1, gvol, gel)):
+            v, e = label_shapes(instances[..., ch], spacing)
+            vols.append(v)
+            els.append(e)
     offsets = np.concatenate(offs) if offs else np.zeros((0, 3))
     stats: dict[str, Any] = offset_statistics(offsets)
     stats.update(

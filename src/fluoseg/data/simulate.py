@@ -851,3 +851,47 @@ def simulate_crop(
         seed=int(seed),
         info=info,
     )
+
+
+FORMATION_STAGES: tuple[str, ...] = (
+    "objects",
+    "+ dust and background",
+    "+ optics",
+    "+ camera",
+)
+"""The image-formation stages shown by :func:`formation_stages`."""
+
+
+def formation_stages(
+    params: SimulationParams | None = None, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """The image of one crop after each formation stage, for figures.
+
+    Each stage re-runs :func:`simulate_crop` with the later steps switched off (same
+    seed, so the same objects): ``objects`` (fluorophore only), ``+ dust and
+    background``, ``+ optics`` (bleed-through, depth attenuation, PSF blur) and
+    ``+ camera`` (gain, shot and read noise, 8 bits: the final raw image). The first
+    three use a noise-free 16-bit camera at the middle of the gain range.
+    """
+    from dataclasses import replace
+
+    p = SimulationParams() if params is None else params
+    g = 0.5 * (p.gain_range[0] + p.gain_range[1])
+    clean = {"photons": 1e7, "read_noise": 0.0, "gain_range": (g, g), "bits": 16}
+    no_optics = {"bleed": (0.0, 0.0), "depth_attenuation": 1.0, "psf_sigma": (0, 0, 0)}
+    no_scene = {
+        "dust_per_golgi": 0.0,
+        "background": (0.0, 0.0),
+        "vessel_glow": 0.0,
+        "haze_blobs": 0.0,
+    }
+    overrides = [
+        {**clean, **no_optics, **no_scene},
+        {**clean, **no_optics},
+        clean,
+        {},
+    ]
+    return {
+        name: simulate_crop(replace(p, **o), seed).image
+        for name, o in zip(FORMATION_STAGES, overrides, strict=True)
+    }
