@@ -18,6 +18,7 @@ from fluoseg.pairing import (
     pair_centroids,
     pair_table,
     pairs_from_labels,
+    pool,
     vectors,
 )
 
@@ -185,6 +186,20 @@ def test_evaluate_pairs_counts_and_angles():
     assert empty.recall == 0.0 and np.isnan(empty.median_angular_error_deg)
     with pytest.raises(InputError, match="lacks columns"):
         evaluate_pairs(pd.DataFrame({"x": [1]}), truth, tolerance=1)
+
+
+def test_pool_sums_counts_and_pools_errors():
+    t = pair_table([1, 2], [[0, 0, 0], [0, 20, 0]], [1, 2], [[0, 0, 5], [0, 25, 0]])
+    p = pair_table([1], [[0, 0, 0]], [1], [[0, 5, 5]])  # 45 degrees off truth 0
+    a = evaluate_pairs(t, t, tolerance=6)
+    b = evaluate_pairs(p, t, tolerance=6)
+    both = pool([a, b])
+    assert (both.tp, both.n_pred, both.n_true) == (3, 3, 4)
+    assert both.precision == 1.0 and both.recall == 0.75
+    assert sorted(both.angular_errors_deg.round(9)) == [0, 0, 45]
+    assert both.median_angular_error_deg == 0.0
+    assert both.matches["part"].tolist() == [0, 0, 1]
+    assert pool([]).n_true == 0
 
 
 def test_find_pairs_recovers_random_simulated_pairs():

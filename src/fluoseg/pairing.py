@@ -422,3 +422,27 @@ def evaluate_pairs(
         median_angular_error_deg=float(np.median(errors)) if tp else float("nan"),
         angular_errors_deg=errors, matches=matches,
     )  # fmt: skip
+
+
+def pool(scores: Sequence[PairScores]) -> PairScores:
+    """Several crops' scores as one: counts summed, angular errors pooled.
+
+    ``matches`` gains a ``part`` column: the position of its crop in ``scores``.
+    """
+    scores = list(scores)
+    n_true = sum(s.n_true for s in scores)
+    n_pred = sum(s.n_pred for s in scores)
+    tp = sum(s.tp for s in scores)
+    errors = np.concatenate([s.angular_errors_deg for s in scores] or [np.zeros(0)])
+    matches = pd.concat(
+        [s.matches.assign(part=k) for k, s in enumerate(scores)] or [pd.DataFrame()],
+        ignore_index=True,
+    )
+    return PairScores(
+        n_true=n_true, n_pred=n_pred, tp=tp,
+        precision=tp / n_pred if n_pred else 1.0,
+        recall=tp / n_true if n_true else 1.0,
+        f1=2 * tp / (n_pred + n_true) if n_pred + n_true else 1.0,
+        median_angular_error_deg=float(np.median(errors)) if tp else float("nan"),
+        angular_errors_deg=errors, matches=matches,
+    )  # fmt: skip
