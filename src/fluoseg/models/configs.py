@@ -233,6 +233,11 @@ class CycleGANConfig(_Config):
     Objective (eqs. 4.1-4.5): LSGAN adversarial losses, ``lambda_cycle`` x cycle L1 and
     ``lambda_identity`` x identity L1; the mask-domain L1 terms weight each mask
     channel by ``class_weights`` (thesis: nuclei 1, Golgi 3.5, pair 1).
+
+    Mode collapse (``ModeCollapseMonitor``): after ``collapse_warmup`` epochs, an epoch
+    is *collapsed* when G_S's outputs on a fixed probe batch of different images have
+    a mean pairwise L1 below ``collapse_threshold`` or a foreground fraction of 0 or
+    1; ``collapse_patience`` collapsed epochs in a row stop training.
     """
 
     n_classes: int = 2
@@ -259,6 +264,8 @@ class CycleGANConfig(_Config):
     adam_beta_1: float = 0.5
     batch_size: int = 2
     collapse_threshold: float = 1e-3
+    collapse_warmup: int = 1
+    collapse_patience: int = 2
     threshold: float = 0.5
 
     model = "cyclegan"

@@ -128,7 +128,7 @@ class Vox2Vox(keras.Model):
         """One simultaneous update of generator and discriminator (steps 1-4 above)."""
         import tensorflow as tf
 
-        x, y = data
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         y = ops.cast(y, "float32")
         with tf.GradientTape(persistent=True) as tape:
             out = self._gan_losses(x, y, training=True)  # steps 1-3
@@ -143,7 +143,7 @@ class Vox2Vox(keras.Model):
 
     def test_step(self, data: Any) -> dict[str, Any]:
         """Validation losses, no updates; the trainer monitors ``dice_loss``."""
-        x, y = data
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         y = ops.cast(y, "float32")
         return self._record(y, self._gan_losses(x, y, training=False))
 

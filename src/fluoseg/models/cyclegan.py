@@ -1,0 +1,338 @@
+"""CycleGAN for segmentation (thesis §4.2, §5.3.3): images I <-> masks S, unpaired.
+
+A ``keras.Model`` subclass in the keras-io CycleGAN style. ``__init__`` builds the four
+networks: G_S (image -> mask, the segmenter we keep), G_I (mask -> image), D_S (judges
+masks), D_I (judges images): ResNet generators with instance norm and tanh heads, and
+3D PatchGAN discriminators with LeakyReLU. Data arrive as images in [0, 1] and masks
+in {0, 1}; the model maps both to [-1, 1] inside (``2 v - 1``) and maps G_S's tanh
+output back to [0, 1] (``(t + 1) / 2``, thresholded at 0.5 by inference).
+
+Residual blocks: the thesis describes the block output as the *concatenation* of the
+block's input and its second convolution's output. ``residual="concat"`` implements
+that, followed by a 1x1x1 convolution back to the block width (otherwise nine blocks
+of 256 channels would grow to 2560); ``residual="sum"`` is the usual ResNet block.
+
+Identity loss across domains with different channel counts: image channels are
+(nuclei, Golgi) and mask channels are (nuclei, Golgi[, pair]), so channels correspond
+by position. G_S receives a mask cropped to its first two channels (the pair channel
+dropped); G_I receives an image padded with background channels (value -1, i.e. 0 in
+[0, 1]) up to the mask's channel count. Each output is compared with the unmodified
+input (so G_S(mask) must also reproduce the pair channel).
+
+``train_step``, for a batch (x in [0, 1], s in {0, 1}) of unpaired images and masks:
+
+1. map to [-1, 1]: ``i = 2x - 1``, ``s = 2s - 1``;
+2. translations and cycles: ``G_S(i)``, ``G_I(G_S(i))``, ``G_I(s)``, ``G_S(G_I(s))``;
+3. identities: ``G_S(crop(s))``, ``G_I(pad(i))``;
+4. discriminator scores of real and translated images and masks;
+5. losses: generators ``adv_S + adv_I + lambda_cycle * cycle + lambda_identity *
+   identity`` (eqs. 4.1-4.5, LSGAN; mask L1 terms weighted per channel by
+   ``class_weights``); discriminators: the LSGAN losses of D_S and D_I;
+6. both generators updated by ``g_optimizer``, both discriminators by ``d_optimizer``.
+
+Checkpoint rule without ground truth (``monitor_for("cyclegan")``): the trainer keeps
+the epoch with the lowest ``val_selection_loss``, the validation L1 of the
+image -> mask -> image cycle ``|G_I(G_S(i)) - i|`` (a G_S that drops the structure of
+the image cannot be inverted by G_I), and the ``ModeCollapseMonitor`` callback (place
+it before the checkpoint and early-stopping callbacks) marks a collapsed epoch's
+``val_selection_loss`` as infinite, so it is never chosen, and stops training after
+``collapse_patience`` collapsed epochs, logging the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from fluoseg.models.blocks import build_patchgan3d, build_resnet_generator
+from fluoseg.models.configs import CycleGANConfig
+from fluoseg.models.losses import (
+    lsgan_discriminator_loss,
+    lsgan_generator_loss,
+    weighted_l1,
+)
+
+MONITOR: tuple[str, str] = ("val_selection_loss", "min")
+
+
+def match_channels(t: Any, n: int, fill: float = -1.0) -> Any:
+    """Crop ``t``'s last axis to ``n`` channels, or pad it with ``fill``."""
+    c = t.shape[-1]
+    if c == n:
+        return t
+    if c > n:
+        return t[..., :n]
+    pad = ops.ones_like(t[..., :1]) * fill
+    return ops.concatenate([t] + [pad] * (n - c), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="fluoseg")
+class CycleGAN(keras.Model):
+    """Two ResNet generators and two PatchGANs trained with LSGAN + cycle + identity."""
+
+    def __init__(self, config: CycleGANConfig | dict, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if isinstance(config, dict):
+            config = CycleGANConfig.from_dict(config)
+        self.cfg = c = config
+        gen = dict(
+            filters=c.gen_filters,
+            n_down=c.n_down,
+            n_res_blocks=c.n_res_blocks,
+            stem_kernel=c.stem_kernel,
+            kernel=c.kernel_size,
+            down_kernel=c.down_kernel,
+            up_kernel=c.up_kernel,
+            residual=c.residual,
+            norm=c.norm,
+            init=c.init,
+        )
+        disc = dict(
+            filters=c.disc_filters,
+            n_layers=c.disc_layers,
+            kernel=c.disc_kernel,
+            norm=c.norm,
+            init=c.init,
+        )
+        self.g_s = build_resnet_generator(c.in_channels, c.n_classes, name="G_S", **gen)
+        self.g_i = build_resnet_generator(c.n_classes, c.in_channels, name="G_I", **gen)
+        self.d_s = build_patchgan3d(c.n_classes, name="D_S", **disc)
+        self.d_i = build_patchgan3d(c.in_channels, name="D_I", **disc)
+        names = (
+            "g_loss",
+            "d_loss",
+            "adv_s_loss",
+            "adv_i_loss",
+            "cycle_loss",
+            "identity_loss",
+            "selection_loss",
+        )
+        self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
+        self.built = True
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return list(self.trackers.values())
+
+    @property
+    def generator_variables(self) -> list[Any]:
+        """Trainable variables of G_S and G_I."""
+        return self.g_s.trainable_variables + self.g_i.trainable_variables
+
+    @property
+    def discriminator_variables(self) -> list[Any]:
+        """Trainable variables of D_S and D_I."""
+        return self.d_s.trainable_variables + self.d_i.trainable_variables
+
+    def call(self, inputs: Any, training: bool = False) -> Any:
+        """G_S's probabilities in [0, 1] for images ``inputs`` in [0, 1]."""
+        return (self.g_s(2.0 * inputs - 1.0, training=training) + 1.0) * 0.5
+
+    def compile(
+        self,
+        g_optimizer: keras.optimizers.Optimizer | None = None,
+        d_optimizer: keras.optimizers.Optimizer | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Adam for the generators and for the discriminators; variables built."""
+        super().compile(**kwargs)
+        c = self.cfg
+        self.g_optimizer = g_optimizer or keras.optimizers.Adam(
+            c.gen_learning_rate, beta_1=c.adam_beta_1
+        )
+        self.d_optimizer = d_optimizer or keras.optimizers.Adam(
+            c.disc_learning_rate, beta_1=c.adam_beta_1
+        )
+        self.g_optimizer.build(self.generator_variables)
+        self.d_optimizer.build(self.discriminator_variables)
+
+    def _gan_losses(self, x: Any, s: Any, training: bool) -> dict[str, Any]:
+        c, t = self.cfg, training
+        i = 2.0 * x - 1.0  # step 1
+        s = 2.0 * ops.cast(s, x.dtype) - 1.0
+        fake_s = self.g_s(i, training=t)  # step 2
+        cycled_i = self.g_i(fake_s, training=t)
+        fake_i = self.g_i(s, training=t)
+        cycled_s = self.g_s(fake_i, training=t)
+        same_s = self.g_s(match_channels(s, c.in_channels), training=t)  # step 3
+        same_i = self.g_i(match_channels(i, c.n_classes), training=t)
+        ds_real, ds_fake = self.d_s(s, training=t), self.d_s(fake_s, training=t)
+        di_real, di_fake = self.d_i(i, training=t), self.d_i(fake_i, training=t)
+        w = c.class_weights  # step 5
+        cycle_image = weighted_l1(i, cycled_i)
+        cycle = cycle_image + weighted_l1(s, cycled_s, w)
+        identity = weighted_l1(s, same_s, w) + weighted_l1(i, same_i)
+        adv_s = lsgan_generator_loss(ds_fake)
+        adv_i = lsgan_generator_loss(di_fake)
+        g_loss = adv_s + adv_i + c.lambda_cycle * cycle + c.lambda_identity * identity
+        d_loss = lsgan_discriminator_loss(ds_real, ds_fake) + lsgan_discriminator_loss(
+            di_real, di_fake
+        )
+        return {
+            "g_loss": g_loss,
+            "d_loss": d_loss,
+            "adv_s_loss": adv_s,
+            "adv_i_loss": adv_i,
+            "cycle_loss": cycle,
+            "identity_loss": identity,
+            "selection_loss": cycle_image,
+        }
+
+    def _record(self, out: dict[str, Any]) -> dict[str, Any]:
+        for name, tracker in self.trackers.items():
+            tracker.update_state(out[name])
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def train_step(self, data: Any) -> dict[str, Any]:
+        """One update of both generators and both discriminators (steps 1-6)."""
+        import tensorflow as tf
+
+        x, s, _ = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape(persistent=True) as tape:
+            out = self._gan_losses(x, s, training=True)
+        g_vars, d_vars = self.generator_variables, self.discriminator_variables
+        g_grads = tape.gradient(out["g_loss"], g_vars)  # step 6
+        d_grads = tape.gradient(out["d_loss"], d_vars)
+        del tape
+        self.g_optimizer.apply_gradients(zip(g_grads, g_vars, strict=True))
+        self.d_optimizer.apply_gradients(zip(d_grads, d_vars, strict=True))
+        return self._record(out)
+
+    def test_step(self, data: Any) -> dict[str, Any]:
+        """Validation losses, no updates; ``selection_loss`` needs no ground truth."""
+        x, s, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self._record(self._gan_losses(x, s, training=False))
+
+    def segmenter(self) -> keras.Model:
+        """G_S wrapped: images in [0, 1] -> [-1, 1] -> G_S -> tanh -> [0, 1]."""
+        inp = keras.Input((None, None, None, self.cfg.in_channels), name="image")
+        t = layers.Rescaling(2.0, offset=-1.0, name="to_symmetric")(inp)
+        t = self.g_s(t)
+        out = layers.Rescaling(0.5, offset=0.5, name="to_probability")(t)
+        return keras.Model(inp, out, name="cyclegan_segmenter")
+
+    def get_config(self) -> dict[str, Any]:
+        return {"config": self.cfg.to_dict()}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> CycleGAN:
+        return cls(config["config"])
+
+
+def build_cyclegan(cfg: CycleGANConfig) -> CycleGAN:
+    """The compiled CycleGAN of ``cfg``, ready for ``fit((images, masks))``."""
+    model = CycleGAN(cfg)
+    model.compile()
+    return model
+
+
+def synthetic_probe(
+    patch_shape: tuple[int, int, int], n: int = 4, channels: int = 2, seed: int = 0
+) -> np.ndarray:
+    """``n`` different seeded images (n, Z, Y, X, channels) in [0, 1]: a few bright
+    spheres per channel at random places on weak noise."""
+    rng = np.random.default_rng(seed)
+    grid = np.stack(np.meshgrid(*[np.arange(s) for s in patch_shape], indexing="ij"))
+    out = 0.1 * rng.random((n, *patch_shape, channels))
+    r = max(min(patch_shape) / 5.0, 1.5)
+    for k in range(n):
+        for ch in range(channels):
+            for _ in range(3):
+                centre = rng.uniform(0, patch_shape).reshape(3, 1, 1, 1)
+                radius = r * (1.0 if ch == 0 else 0.6)
+                inside = ((grid - centre) ** 2).sum(0) <= radius**2
+                out[k, ..., ch][inside] = rng.uniform(0.6, 1.0)
+    return out.astype(np.float32)
+
+
+def collapse_statistics(
+    outputs: np.ndarray, threshold: float = 0.5
+) -> dict[str, float]:
+    """Mean pairwise L1 between the samples of ``outputs`` (B, ..., n) in [0, 1] and
+    the foreground fraction of ``outputs > threshold``."""
+    b = outputs.shape[0]
+    flat = outputs.reshape(b, -1)
+    pairs = [
+        float(np.mean(np.abs(flat[p] - flat[q])))
+        for p in range(b)
+        for q in range(p + 1, b)
+    ]
+    return {
+        "spread": float(np.mean(pairs)) if pairs else math.nan,
+        "foreground": float(np.mean(flat > threshold)),
+    }
+
+
+class ModeCollapseMonitor(keras.callbacks.Callback):
+    """Stop the CycleGAN when G_S gives (near-)identical or empty/full outputs.
+
+    Each epoch it segments a fixed ``probe`` batch of different images, logs
+    ``probe_spread`` (mean pairwise L1 of the outputs) and ``probe_foreground``, and
+    calls the epoch collapsed (after ``config.collapse_warmup`` epochs) when the
+    spread is below ``config.collapse_threshold`` or the foreground fraction is 0 or
+    1. A collapsed epoch's ``monitor`` log is set to +inf (so checkpoint rules placed
+    after this callback never pick it); ``config.collapse_patience`` collapsed epochs
+    in a row set ``model.stop_training`` and record ``reason``.
+    """
+
+    def __init__(
+        self,
+        config: CycleGANConfig,
+        probe: np.ndarray | None = None,
+        monitor: str = MONITOR[0],
+        verbose: bool = True,
+    ) -> None:
+        super().__init__()
+        self.cfg = config
+        if probe is None:
+            probe = synthetic_probe(config.patch_shape, channels=config.in_channels)
+        probe = np.asarray(probe, np.float32)
+        if probe.ndim != 5 or probe.shape[0] < 2:
+            from fluoseg.errors import InputError
+
+            raise InputError(
+                f"collapse probe must be (B>=2, Z, Y, X, C) images, got {probe.shape}"
+            )
+        self.probe = probe
+        self.monitor = monitor
+        self.verbose = verbose
+        self.collapsed_epochs = 0
+        self.reason: str | None = None
+        self.stopped_epoch: int | None = None
+
+    def check(self, model: keras.Model) -> tuple[bool, dict[str, float]]:
+        """(collapsed?, statistics) of ``model``'s G_S on the probe."""
+        out = np.asarray(model(self.probe, training=False))
+        stats = collapse_statistics(out, self.cfg.threshold)
+        collapsed = stats["spread"] < self.cfg.collapse_threshold or stats[
+            "foreground"
+        ] in (0.0, 1.0)
+        return collapsed, stats
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs if logs is not None else {}
+        collapsed, stats = self.check(self.model)
+        logs["probe_spread"] = stats["spread"]
+        logs["probe_foreground"] = stats["foreground"]
+        collapsed = collapsed and epoch + 1 > self.cfg.collapse_warmup
+        self.collapsed_epochs = self.collapsed_epochs + 1 if collapsed else 0
+        if collapsed and self.monitor in logs:
+            logs[self.monitor] = math.inf
+        if self.collapsed_epochs >= self.cfg.collapse_patience:
+            self.reason = (
+                f"mode collapse at epoch {epoch + 1}: G_S outputs on "
+                f"{len(self.probe)} different probe images have mean pairwise L1 "
+                f"{stats['spread']:.2e} (threshold {self.cfg.collapse_threshold:g}) "
+                f"and foreground fraction {stats['foreground']:.3f}, for "
+                f"{self.collapsed_epochs} epoch(s) in a row"
+            )
+            self.stopped_epoch = epoch + 1
+            self.model.stop_training = True
+            logging.getLogger(__name__).warning("ModeCollapseMonitor: %s", self.reason)
+            if self.verbose:
+                print(f"ModeCollapseMonitor: {self.reason}", flush=True)

@@ -1,0 +1,230 @@
+"""CycleGAN: counts, channel matching, one GAN step, learning, round trips, collapse."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from test_unet3d import toy_patch
+
+from fluoseg.errors import InputError
+from fluoseg.models import (
+    CycleGANConfig,
+    build_model,
+    extra_callbacks,
+    model_config,
+    model_optimizers,
+    monitor_for,
+    segmenter,
+)
+from fluoseg.models.blocks import build_resnet_generator
+from fluoseg.models.cyclegan import (
+    ModeCollapseMonitor,
+    collapse_statistics,
+    match_channels,
+    synthetic_probe,
+)
+
+
+def _conv(k, ci, co, bias=True):
+    return k**3 * ci * co + (co if bias else 0)
+
+
+def generator_param_count(c: CycleGANConfig, c_in: int, c_out: int) -> int:
+    """Hand formula: convs before instance norm have no bias; instance norm 2/channel;
+    concat blocks add a 1x1x1 fuse conv (2W -> W, with bias); tanh head with bias."""
+    f, k = c.gen_filters, c.kernel_size
+    total = _conv(c.stem_kernel, c_in, f, False) + 2 * f
+    ch = f
+    for i in range(1, c.n_down + 1):
+        total += _conv(c.down_kernel, ch, f * 2**i, False) + 2 * f * 2**i
+        ch = f * 2**i
+    block = 2 * (_conv(k, ch, ch, False) + 2 * ch)
+    if c.residual == "concat":
+        block += _conv(1, 2 * ch, ch)
+    total += c.n_res_blocks * block
+    for i in reversed(range(c.n_down)):
+        total += _conv(c.up_kernel, ch, f * 2**i, False) + 2 * f * 2**i
+        ch = f * 2**i
+    return total + _conv(c.stem_kernel, ch, c_out)
+
+
+def discriminator_param_count(c: CycleGANConfig, c_in: int) -> int:
+    k, ch, total = c.disc_kernel, c_in, 0
+    for i in range(c.disc_layers):
+        f = c.disc_filters * min(2**i, 8)
+        total += _conv(k, ch, f) if i == 0 else _conv(k, ch, f, False) + 2 * f
+        ch = f
+    return total + _conv(k, ch, 1)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("residual", ["concat", "sum"])
+def test_smoke_parameter_counts(n_classes, residual):
+    import dataclasses
+
+    cfg = dataclasses.replace(
+        model_config("cyclegan", "smoke", n_classes), residual=residual
+    )
+    m = build_model("cyclegan", cfg)
+    assert m.g_s.count_params() == generator_param_count(cfg, 2, n_classes)
+    assert m.g_i.count_params() == generator_param_count(cfg, n_classes, 2)
+    assert m.d_s.count_params() == discriminator_param_count(cfg, n_classes)
+    assert m.d_i.count_params() == discriminator_param_count(cfg, 2)
+    # pinned total of the four smoke 2-class networks: the concat block's fuse conv
+    # (1x1x1, 16 -> 8 channels: 128 weights + 8 biases) adds 136 per generator
+    assert m.count_params() == sum(
+        n.count_params() for n in (m.g_s, m.g_i, m.d_s, m.d_i)
+    )
+    if n_classes == 2:
+        assert m.count_params() == {"concat": 10014, "sum": 9742}[residual]
+
+
+def test_paper_generator_is_the_original_resnet_generator():
+    c = model_config("cyclegan", "paper", 2)
+    assert (c.lambda_cycle, c.lambda_identity, c.class_weights) == (10.0, 5.0, (1, 3.5))
+    assert (c.gen_learning_rate, c.disc_learning_rate, c.batch_size) == (1e-3, 5e-3, 2)
+    assert (c.init, c.norm, c.residual) == ("normal", "instance", "concat")
+    g = build_resnet_generator(
+        2, 2, c.gen_filters, c.n_down, c.n_res_blocks, stem_kernel=c.stem_kernel,
+        down_kernel=c.down_kernel, up_kernel=c.up_kernel, residual="sum",
+    )  # fmt: skip
+    convs = [
+        (layer.filters, layer.kernel_size[0], layer.strides[0])
+        for layer in g.layers
+        if isinstance(layer, (keras.layers.Conv3D, keras.layers.Conv3DTranspose))
+    ]
+    # c7s1-64, d128, d256, 9 x R256 (two 3^3 convs), u128, u64, c7s1-out
+    assert convs == (
+        [(64, 7, 1), (128, 3, 2), (256, 3, 2)]
+        + [(256, 3, 1)] * 18
+        + [(128, 3, 2), (64, 3, 2), (2, 7, 1)]
+    )
+    assert monitor_for("cyclegan") == ("val_selection_loss", "min")
+
+
+def test_match_channels_crops_or_pads_with_background():
+    t = np.arange(2 * 3, dtype=np.float32).reshape(1, 1, 1, 2, 3)
+    np.testing.assert_array_equal(np.asarray(match_channels(t, 2)), t[..., :2])
+    padded = np.asarray(match_channels(t[..., :2], 3))
+    np.testing.assert_array_equal(padded[..., :2], t[..., :2])
+    np.testing.assert_array_equal(padded[..., 2], -1.0)
+    assert match_channels(t, 3) is t
+
+
+def test_three_class_losses_have_the_right_shapes():
+    m = build_model("cyclegan", model_config("cyclegan", "smoke", 3))
+    x, s = toy_patch(3)
+    out = m._gan_losses(x, s, training=False)
+    assert all(np.isfinite(float(v)) for v in out.values())
+    assert np.asarray(m(x)).shape == (1, 16, 16, 16, 3)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """Smoke CycleGAN on two paired toy patches (image ~ 0.6 mask + noise): weights
+    before and after the first step, losses before and after 120 steps."""
+    keras.utils.set_random_seed(0)
+    x1, s1 = toy_patch(seed=0)
+    x2, s2 = toy_patch(seed=1)
+    x = np.concatenate([x1, x2[:, ::-1, ::-1].copy()])
+    s = np.concatenate([s1, s2[:, ::-1, ::-1].copy()])
+    m = build_model("cyclegan", model_config("cyclegan", "smoke", 2))
+    nets = ("g_s", "g_i", "d_s", "d_i")
+
+    def snapshot():
+        return {n: [v.numpy().copy() for v in getattr(m, n).trainable_variables]
+                for n in nets}  # fmt: skip
+
+    loss0 = {k: float(v) for k, v in m._gan_losses(x, s, False).items()}
+    w0 = snapshot()
+    ds = tf.data.Dataset.from_tensors((x, s)).repeat()
+    m.fit(ds, steps_per_epoch=1, epochs=1, verbose=0)
+    w1 = snapshot()
+    m.fit(ds, steps_per_epoch=119, epochs=1, verbose=0)
+    loss1 = {k: float(v) for k, v in m._gan_losses(x, s, False).items()}
+    return {"model": m, "x": x, "s": s, "w0": w0, "w1": w1, "l0": loss0, "l1": loss1}
+
+
+def test_one_train_step_changes_every_weight_of_all_four_networks(trained):
+    for net, before in trained["w0"].items():
+        for i, (a, b) in enumerate(zip(before, trained["w1"][net], strict=True)):
+            assert not np.array_equal(a, b), (net, i)
+
+
+def test_learning_the_cycle_and_identity_losses_fall_tenfold(trained):
+    l0, l1 = trained["l0"], trained["l1"]
+    assert l1["cycle_loss"] < l0["cycle_loss"] / 10, (l0, l1)
+    assert l1["identity_loss"] < l0["identity_loss"] / 10, (l0, l1)
+    assert l1["g_loss"] < l0["g_loss"] / 5, (l0, l1)
+
+
+def test_weights_and_optimizer_state_round_trip(trained, tmp_path):
+    m = trained["model"]
+    m.save_weights(tmp_path / "cg.weights.h5")
+    again = build_model("cyclegan", m.cfg)
+    again.load_weights(tmp_path / "cg.weights.h5")
+    x, s = trained["x"], trained["s"]
+    np.testing.assert_array_equal(np.asarray(m(x)), np.asarray(again(x)))
+    np.testing.assert_array_equal(np.asarray(m.g_i(s)), np.asarray(again.g_i(s)))
+    np.testing.assert_array_equal(np.asarray(m.d_s(s)), np.asarray(again.d_s(s)))
+    np.testing.assert_array_equal(np.asarray(m.d_i(x)), np.asarray(again.d_i(x)))
+    for name, opt in model_optimizers(again).items():
+        assert int(opt.iterations) == 120
+        ref = model_optimizers(m)[name]
+        for u, v in zip(ref.variables, opt.variables, strict=True):
+            np.testing.assert_array_equal(u.numpy(), v.numpy())
+
+
+def test_segmenter_maps_to_probabilities_and_saves_as_keras(trained, tmp_path):
+    m, x = trained["model"], trained["x"]
+    seg = segmenter(m)
+    p = np.asarray(seg.predict(x, verbose=0))
+    expected = (np.asarray(m.g_s(2 * x - 1)) + 1) / 2
+    np.testing.assert_allclose(p, expected, atol=1e-6)
+    assert p.min() >= 0 and p.max() <= 1
+    seg.save(tmp_path / "cg.keras")
+    loaded = keras.saving.load_model(tmp_path / "cg.keras")
+    np.testing.assert_array_equal(np.asarray(loaded.predict(x, verbose=0)), p)
+
+
+def test_collapse_statistics_exact():
+    a = np.zeros((3, 2, 2), np.float32)
+    a[1] = 1.0
+    a[2, 0] = 1.0
+    # pairs: |0-1| = 1, |0-half| = 0.5, |1-half| = 0.5 -> 2/3; foreground 6/12
+    stats = collapse_statistics(a)
+    assert stats["spread"] == pytest.approx(2 / 3)
+    assert stats["foreground"] == pytest.approx(0.5)
+
+
+def test_mode_collapse_monitor_stops_on_identical_outputs():
+    cfg = model_config("cyclegan", "smoke", 2)
+    model = build_model("cyclegan", cfg)
+    (monitor,) = extra_callbacks("cyclegan", model, cfg)
+    assert isinstance(monitor, ModeCollapseMonitor)
+    monitor.set_model(model)
+    logs = {"val_selection_loss": 0.5}
+    monitor.on_epoch_end(1, logs)  # a fresh G_S: different outputs, not collapsed
+    assert logs["probe_spread"] > cfg.collapse_threshold
+    assert not model.stop_training and logs["val_selection_loss"] == 0.5
+    head = model.g_s.get_layer("output")
+    head.set_weights([np.zeros_like(w) for w in head.get_weights()])  # constant out
+    for epoch, stop in ((2, False), (3, True)):  # collapse_patience = 2
+        logs = {"val_selection_loss": 0.5}
+        monitor.on_epoch_end(epoch, logs)
+        assert logs["probe_spread"] == 0.0 and logs["val_selection_loss"] == math.inf
+        assert model.stop_training is stop
+    assert "mode collapse at epoch 4" in monitor.reason
+
+
+def test_probe_and_monitor_inputs():
+    probe = synthetic_probe((8, 8, 8), n=3)
+    assert probe.shape == (3, 8, 8, 8, 2) and 0 <= probe.min() and probe.max() <= 1
+    assert not np.array_equal(probe[0], probe[1])
+    cfg = model_config("cyclegan", "smoke", 2)
+    with pytest.raises(InputError, match="B>=2"):
+        ModeCollapseMonitor(cfg, probe=probe[:1])
