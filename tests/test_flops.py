@@ -147,3 +147,24 @@ def test_bad_inputs_raise_input_error():
 
     with pytest.raises(InputError, match="functional or Sequential"):
         flops.count_macs(Sub(), (4, 4, 4, 1))
+
+
+def test_achieved_rate_uses_the_fastest_timed_call():
+    ticks = iter([0.0, 2.0, 10.0, 10.5, 20.0, 21.0])
+    calls = []
+    out = flops.achieved_rate(
+        lambda: calls.append(1), 1e9, repeats=3, warmup=2, clock=lambda: next(ticks)
+    )
+    assert len(calls) == 5
+    assert out["seconds"] == 0.5
+    assert out["median_seconds"] == 1.0
+    assert out["flops"] == 2e9
+    with pytest.raises(InputError, match="repeats"):
+        flops.achieved_rate(lambda: None, 1.0, repeats=0)
+
+
+def test_matmul_rate_is_positive_and_counts_2n3():
+    out = flops.matmul_rate(64, repeats=2)
+    assert out["n"] == 64
+    assert out["flops"] == pytest.approx(2 * 64**3 / out["seconds"])
+    assert out["flops"] > 1e6

@@ -24,7 +24,8 @@ TensorFlow is not imported here; Keras is imported when a function is called.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,3 +231,50 @@ def cost_table(costs: Sequence[LayerCost]) -> Any:
     ]
     columns = ["layer", "kind", "output_shape", "macs", "share"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def achieved_rate(
+    fn: Callable[[], Any],
+    flop: float,
+    repeats: int = 3,
+    warmup: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, float]:
+    """Time ``fn`` (``warmup`` untimed calls, then ``repeats`` timed ones).
+
+    Returns ``seconds`` (the fastest call), ``median_seconds`` and ``flops`` (``flop``
+    divided by the fastest call: the rate this work can reach here).
+    """
+    if repeats < 1 or warmup < 0:
+        raise InputError(
+            f"repeats={repeats}, warmup={warmup}: expected repeats >= 1, warmup >= 0"
+        )
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = clock()
+        fn()
+        times.append(clock() - t0)
+    best = max(min(times), 1e-12)
+    return {
+        "seconds": best,
+        "median_seconds": sorted(times)[len(times) // 2],
+        "flops": float(flop) / best,
+    }
+
+
+def matmul_rate(n: int = 1024, repeats: int = 3) -> dict[str, float]:
+    """This machine's float32 matrix-product rate in TensorFlow (``2 n^3`` FLOPs).
+
+    A quick stand-in for the peak FLOP/s (``benchmarks/bench_peak.py`` measures it at
+    full size); adds ``n`` to :func:`achieved_rate`'s result.
+    """
+    import tensorflow as tf
+
+    a = tf.random.uniform((n, n))
+    b = tf.random.uniform((n, n))
+    f = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
+    out = achieved_rate(lambda: f().numpy(), 2.0 * n**3, repeats=repeats)
+    out["n"] = n
+    return out
