@@ -27,7 +27,7 @@ def _mask_rgb(dtype=np.uint8, shape=SHAPE) -> np.ndarray:
     m = np.zeros(shape + (3,), dtype=dtype)
     z, y, x = (s // 2 for s in shape)
     m[max(z - 2, 0) : z + 2, y - 3 : y + 3, x - 6 : x - 1, 1] = top  # nucleus
-    m[max(z - 1, 0) : z + 1, y - 1 : y + 1, x + 1 : x + 3, 0] = top  # Golgi
+    m[max(z - 1, 0) : z + 1, y - 2 : y + 2, x + 1 : x + 4, 0] = top  # Golgi, 24 voxels
     return m
 
 

@@ -213,7 +213,7 @@ def test_find_pairs_recovers_random_simulated_pairs():
         ang = rng.uniform(-np.pi, np.pi)
         g = np.array([cz, cy + 7 * np.sin(ang), cx + 7 * np.cos(ang)]).round()
         d_n = ((grid[0] - cz) ** 2 + (grid[1] - cy) ** 2 + (grid[2] - cx) ** 2) <= 16
-        d_g = sum((grid[k] - g[k]) ** 2 for k in range(3)) <= 2
+        d_g = sum((grid[k] - g[k]) ** 2 for k in range(3)) <= 4
         mask[..., 0] |= d_n & ~d_g
         mask[..., 1] |= d_g
         true_n.append((cz, cy, cx))

@@ -32,6 +32,10 @@ from fluoseg.data.calibration import MAX_PAIR_DISTANCE
 from fluoseg.errors import InputError
 from fluoseg.objects import DEFAULT_H, DEFAULT_MIN_DISTANCE
 
+DEFAULT_MIN_SIZE = 20
+"""Objects of fewer voxels are ignored when pairing: segmentation specks. A simulated
+Golgi has about 100 voxels (0.5 µm xy, 1 µm z voxels), so this is a fifth of one."""
+
 METHODS: tuple[str, ...] = ("geometry", "pair_channel")
 """Ways to find pairs: (a) instances + matching, (b) the 3-class pair channel."""
 
@@ -279,7 +283,7 @@ def find_pairs(
     split_nuclei: bool = True,
     min_distance: int = DEFAULT_MIN_DISTANCE,
     h: float = DEFAULT_H,
-    min_size: int = 0,
+    min_size: int = DEFAULT_MIN_SIZE,
 ) -> pd.DataFrame:
     """Nucleus–Golgi pairs from a semantic mask.
 
@@ -292,7 +296,8 @@ def find_pairs(
         split_nuclei: split touching nuclei with a seeded watershed
             (``fluoseg.objects.split_touching``; ``min_distance`` and ``h`` as there).
             Golgi are small and rarely touch: connected components.
-        min_size: drop objects with fewer voxels (segmentation specks).
+        min_size: drop objects with fewer voxels (segmentation specks; default
+            ``DEFAULT_MIN_SIZE``).
 
     Returns:
         Pair table (``PAIR_COLUMNS``).

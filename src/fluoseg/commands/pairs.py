@@ -52,9 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--min-size",
         type=int,
-        default=0,
+        default=None,
         metavar="N",
-        help="ignore objects smaller than N voxels (default 0)",
+        help="ignore objects smaller than N voxels (default 20: segmentation specks)",
     )
     parser.add_argument(
         "--overwrite", action="store_true", help="replace --out if it exists"
@@ -86,19 +86,20 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise InputError(f"{out}: already exists (pass --overwrite to replace it)")
-    if args.min_size < 0:
+    if args.min_size is not None and args.min_size < 0:
         raise InputError(f"--min-size {args.min_size}: expected a number >= 0")
     voxel_size = parse_voxel_size(args.voxel_size)
     n_classes = 3 if args.method == "pair_channel" else None
     mask = read_mask(args.mask, n_classes=n_classes)
     if voxel_size is None:
         voxel_size = read_image(args.mask).voxel_size
+    size = {} if args.min_size is None else {"min_size": args.min_size}
     pairs = find_pairs(
         mask,
         method=args.method,
         voxel_size=voxel_size,
         max_distance=args.max_distance,
-        min_size=args.min_size,
+        **size,
     )
     atomic_write(
         out, lambda tmp: pairs.to_csv(tmp, index=False), overwrite=args.overwrite
