@@ -19,6 +19,7 @@ from fluoseg.pairing import (
     pair_table,
     pairs_from_labels,
     pool,
+    to_pair_table,
     vectors,
 )
 
@@ -200,6 +201,19 @@ def test_pool_sums_counts_and_pools_errors():
     assert both.median_angular_error_deg == 0.0
     assert both.matches["part"].tolist() == [0, 0, 1]
     assert pool([]).n_true == 0
+
+
+def test_to_pair_table_from_a_simulator_like_table():
+    sim = pd.DataFrame({
+        "nucleus_id": [4], "golgi_id": [9], "paired": [True],
+        "nucleus_z": [1.0], "nucleus_y": [2.0], "nucleus_x": [3.0],
+        "golgi_z": [1.0], "golgi_y": [2.0], "golgi_x": [1.0],
+    })  # fmt: skip
+    t = to_pair_table(sim, voxel_size=(1, 0.5, 0.5))
+    assert list(t.columns) == list(PAIR_COLUMNS)
+    assert t.loc[0, ["nucleus_id", "golgi_id"]].tolist() == [4, 9]
+    assert (t.loc[0, "dx"], t.loc[0, "angle_xy_deg"]) == (-1.0, 180.0)
+    assert to_pair_table(sim.drop(columns=["nucleus_id"])).loc[0, "nucleus_id"] == 0
 
 
 def test_find_pairs_recovers_random_simulated_pairs():

@@ -198,6 +198,23 @@ def pair_table(
     return pd.concat([head, vectors(n, g, voxel_size)], axis=1)[list(PAIR_COLUMNS)]
 
 
+def to_pair_table(
+    table: pd.DataFrame, voxel_size: Sequence[float] | None = None
+) -> pd.DataFrame:
+    """A pair table (``PAIR_COLUMNS``) from any table of paired centroids.
+
+    ``table`` needs ``nucleus_z/y/x`` and ``golgi_z/y/x`` (voxels), e.g. the simulator's
+    true pairs (``<crop>_pairs.csv``, rows with ``paired`` true); ``nucleus_id`` and
+    ``golgi_id`` are kept when present (else 0).
+    """
+    n = _xyz(table, "nucleus", "the")
+    g = _xyz(table, "golgi", "the")
+    zeros = np.zeros(len(table), dtype=np.int64)
+    n_ids = table["nucleus_id"].to_numpy() if "nucleus_id" in table else zeros
+    g_ids = table["golgi_id"].to_numpy() if "golgi_id" in table else zeros
+    return pair_table(n_ids, n, g_ids, g, voxel_size)
+
+
 def _centroids(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Labels present in ``labels`` and their centroids (voxels)."""
     from fluoseg.objects import object_table
