@@ -136,3 +136,27 @@ def test_bad_names_raise_input_error():
         blocks.norm_layer("layer", "n")
     with pytest.raises(InputError, match="residual mode"):
         _apply(blocks.residual_block, (4, 4, 4, 2), filters=2, mode="mul", name="r")
+
+
+def test_toy_batch_is_seeded_and_consistent():
+    from fluoseg.models import toy_batch
+
+    x, y = toy_batch(3, (16, 16, 16), 3, seed=5)
+    x2, y2 = toy_batch(3, (16, 16, 16), 3, seed=5)
+    np.testing.assert_array_equal(x, x2)
+    assert x.shape == (3, 16, 16, 16, 2) and y.shape == (3, 16, 16, 16, 3)
+    assert set(np.unique(y)) == {0.0, 1.0}
+    np.testing.assert_array_equal(y[..., 2], np.maximum(y[..., 0], y[..., 1]))
+    assert not np.any(y[..., 0] * y[..., 1])  # nucleus and Golgi do not overlap
+    noise = x - 0.6 * y[..., :2]
+    assert noise.min() >= 0 and noise.max() <= 0.2 + 1e-6
+
+
+def test_layer_table_accounts_for_every_parameter():
+    from fluoseg.models import build_model, layer_table, model_config
+
+    model = build_model("unet", model_config("unet", "smoke", 2))
+    table = layer_table(model)
+    assert table["params"].sum() == model.count_params()
+    assert list(table["type"]).count("MaxPooling3D") == 1
+    assert table.iloc[-1]["out_channels"] == 2

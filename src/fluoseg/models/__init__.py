@@ -18,7 +18,13 @@ is called, so importing this package stays cheap):
 - ``extra_callbacks(name, model, config)``: model-specific callbacks (CycleGAN: the
   ``ModeCollapseMonitor``).
 - ``model_optimizers(model) -> dict[str, Optimizer]``: every optimizer of a model, with
-  its variables already built, for the trainer's optimizer-state checkpoints.
+  its variables already built. ``model.save_weights``/``load_weights`` of any of the
+  three models also store and restore these optimizers' variables (Keras 3 saves the
+  optimizers that are attributes of the model), so a fresh ``build_model`` followed by
+  ``load_weights`` resumes training exactly.
+- ``toy_batch(...)``: tiny seeded (images, masks) of spheres, for demos and tests.
+- ``layer_table(model)``: a compact per-layer table (type, filters, kernel, stride,
+  output channels, parameters) for the book.
 """
 
 from __future__ import annotations
@@ -48,9 +54,11 @@ __all__ = [
     "config_from_json",
     "extra_callbacks",
     "model_config",
+    "layer_table",
     "model_optimizers",
     "monitor_for",
     "segmenter",
+    "toy_batch",
 ]
 
 _CONFIG_FOR = {"unet": UNetConfig, "vox2vox": Vox2VoxConfig, "cyclegan": CycleGANConfig}
@@ -128,3 +136,72 @@ def model_optimizers(model: keras.Model) -> dict[str, Any]:
     if hasattr(model, "g_optimizer"):
         return {"g_optimizer": model.g_optimizer, "d_optimizer": model.d_optimizer}
     return {"optimizer": model.optimizer}
+
+
+def toy_batch(
+    batch: int = 4,
+    patch_shape: tuple[int, int, int] = (16, 16, 16),
+    n_classes: int = 2,
+    seed: int = 0,
+    objects: int = 2,
+    contrast: float = 0.6,
+    noise: float = 0.2,
+) -> tuple[Any, Any]:
+    """Seeded toy (images, masks): float32 (B,Z,Y,X,2) in [0, 1] and (B,Z,Y,X,n) {0,1}.
+
+    Each sample holds ``objects`` nucleus spheres (radius ``min(patch_shape) / 5``),
+    each touched by a Golgi sphere of 0.6 times that radius; the pair channel
+    (``n_classes=3``) is their union. Image channel c is
+    ``contrast * mask_c + noise * U(0, 1)``.
+    """
+    import numpy as np
+
+    if n_classes not in (1, 2, 3):
+        raise InputError(f"n_classes must be 1, 2 or 3, got {n_classes}")
+    rng = np.random.default_rng(seed)
+    shape = np.asarray(patch_shape, float)
+    grid = np.stack(np.meshgrid(*[np.arange(s) for s in patch_shape], indexing="ij"))
+    rn = max(float(shape.min()) / 5.0, 1.5)
+    rg = max(0.6 * rn, 1.0)
+    planes = np.zeros((batch, 3, *patch_shape), bool)
+    for b in range(batch):
+        for _ in range(objects):
+            cn = rng.uniform(rn, shape - rn)
+            d = rng.normal(size=3)
+            cg = cn + d / np.linalg.norm(d) * (rn + 0.7 * rg)
+            nuc = ((grid - cn.reshape(3, 1, 1, 1)) ** 2).sum(0) <= rn**2
+            gol = (((grid - cg.reshape(3, 1, 1, 1)) ** 2).sum(0) <= rg**2) & ~nuc
+            planes[b, 0] |= nuc
+            planes[b, 1] |= gol
+            planes[b, 2] |= nuc | gol
+    planes = np.moveaxis(planes, 1, -1).astype(np.float32)
+    images = contrast * planes[..., :2] + noise * rng.random(planes[..., :2].shape)
+    return images.astype(np.float32), planes[..., :n_classes].copy()
+
+
+def layer_table(model: keras.Model) -> Any:
+    """A pandas DataFrame with one row per layer that has weights or pools: name,
+    type, kernel, stride, output channels and parameters."""
+    import pandas as pd
+
+    def dims(v: Any) -> str:
+        return "x".join(str(k) for k in v) if v else ""
+
+    rows = []
+    for layer in model.layers:
+        if not layer.weights and not hasattr(layer, "pool_size"):
+            continue
+        kernel = getattr(layer, "kernel_size", None) or getattr(
+            layer, "pool_size", None
+        )
+        rows.append(
+            {
+                "layer": layer.name,
+                "type": type(layer).__name__,
+                "kernel": dims(kernel),
+                "stride": dims(getattr(layer, "strides", None)),
+                "out_channels": layer.output.shape[-1],
+                "params": layer.count_params(),
+            }
+        )
+    return pd.DataFrame(rows)

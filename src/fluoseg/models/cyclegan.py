@@ -232,22 +232,16 @@ def build_cyclegan(cfg: CycleGANConfig) -> CycleGAN:
 
 
 def synthetic_probe(
-    patch_shape: tuple[int, int, int], n: int = 4, channels: int = 2, seed: int = 0
+    patch_shape: tuple[int, int, int], n: int = 4, channels: int = 2, seed: int = 12345
 ) -> np.ndarray:
-    """``n`` different seeded images (n, Z, Y, X, channels) in [0, 1]: a few bright
-    spheres per channel at random places on weak noise."""
-    rng = np.random.default_rng(seed)
-    grid = np.stack(np.meshgrid(*[np.arange(s) for s in patch_shape], indexing="ij"))
-    out = 0.1 * rng.random((n, *patch_shape, channels))
-    r = max(min(patch_shape) / 5.0, 1.5)
-    for k in range(n):
-        for ch in range(channels):
-            for _ in range(3):
-                centre = rng.uniform(0, patch_shape).reshape(3, 1, 1, 1)
-                radius = r * (1.0 if ch == 0 else 0.6)
-                inside = ((grid - centre) ** 2).sum(0) <= radius**2
-                out[k, ..., ch][inside] = rng.uniform(0.6, 1.0)
-    return out.astype(np.float32)
+    """``n`` different seeded toy images (n, Z, Y, X, channels) in [0, 1]
+    (``fluoseg.models.toy_batch``: nucleus and Golgi spheres on weak noise)."""
+    from fluoseg.models import toy_batch
+
+    images, _ = toy_batch(n, patch_shape, 2, seed=seed, objects=3)
+    if channels != images.shape[-1]:
+        images = np.asarray(match_channels(images, channels, fill=0.0))
+    return images
 
 
 def collapse_statistics(
