@@ -156,14 +156,14 @@ class SimulationParams:
     dust_radius: tuple[float, float] = (1.2, 3.0)
     dust_brightness: tuple[float, float] = (0.8, 2.5)
     dust_green: float = 0.25
-    background: tuple[float, float] = (0.05, 0.04)
-    background_variation: float = 0.6
+    background: tuple[float, float] = (0.12, 0.1)
+    background_variation: float = 0.3
     vessel_glow: float = 0.12
     haze_blobs: float = 1.5
     bleed: tuple[float, float] = (0.05, 0.03)
     depth_attenuation: float = 0.6
     psf_sigma: tuple[float, float, float] = (1.4, 0.8, 0.8)
-    photons: float = 120.0
+    photons: float = 500.0
     read_noise: float = 0.006
     gain_range: tuple[float, float] = (0.2, 0.42)
     bits: int = 8
