@@ -195,9 +195,9 @@ def unet_receptive_field(
     through ``depth`` decoder levels (an up-sampling by ``pool`` then
     ``convs_per_level`` convs). Up-sampling by nearest neighbour or a transposed
     convolution with kernel = stride does not widen the field, but a decoder conv at
-    level ``l`` does, by ``(kernel - 1) * pool**l`` voxels; an output voxel can see up
-    to ``pool**l - 1`` more voxels depending on where it sits in its pooling cell,
-    which is why this is the largest field (the one of the best-aligned voxel).
+    level ``l`` does, by ``(kernel - 1) * pool**l`` voxels. This is the largest field:
+    with nearest-neighbour up-sampling, a voxel's own field can be up to
+    ``pool**depth - 1`` voxels smaller, depending on where it sits in its pooling cell.
     """
     if depth < 0 or convs_per_level < 1:
         raise InputError(
@@ -215,14 +215,19 @@ def unet_receptive_field(
 
 
 def empirical_receptive_field(
-    model: Callable, input_shape: Sequence[int], trials: int = 4, seed: int = 0
+    model: Callable,
+    input_shape: Sequence[int],
+    trials: int = 4,
+    seed: int = 0,
+    offset: int = 0,
 ) -> tuple[int, ...]:
-    """Extent of the input that influences the centre output voxel, per spatial axis.
+    """Extent of the input that influences one output voxel, per spatial axis.
 
-    The gradient of the centre output (summed over channels) with respect to the input
-    is non-zero exactly where the input can change it; the union over ``trials``
-    random inputs guards against dead ReLUs and max-pool winners. ``input_shape`` is
-    the shape of one sample without batch, channels last.
+    The voxel is the centre of the output, moved by ``offset`` along every axis. The
+    gradient of its value (summed over channels) with respect to the input is non-zero
+    exactly where the input can change it; the union over ``trials`` random inputs
+    guards against dead ReLUs and max-pool winners. ``input_shape`` is the shape of one
+    sample without batch, channels last.
     """
     import tensorflow as tf
 
@@ -234,7 +239,7 @@ def empirical_receptive_field(
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = model(x)
-            centre = tuple(n // 2 for n in y.shape[1:-1])
+            centre = tuple(n // 2 + offset for n in y.shape[1:-1])
             target = tf.reduce_sum(y[(0, *centre)])
         g = tape.gradient(target, x).numpy()[0]
         seen |= np.abs(g).sum(axis=-1) > 0
