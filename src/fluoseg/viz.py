@@ -610,7 +610,8 @@ def grouped_bar_figure(
         table: rows = models, columns like ``"DC Nuclei"`` (see ``fluoseg.thesis``).
         metric: column prefix: ``"DC"``, ``"Precision"`` or ``"Recall"``.
         errors: same layout, bar half-heights (e.g. standard deviations); NaN = none.
-        ax: draw into this matplotlib axes instead of a new figure.
+        ax: draw into this matplotlib axes instead of a new figure (then no legend
+            is drawn: the caller places one).
         title: axes title (default: the metric).
     """
     cols = [c for c in table.columns if str(c).startswith(f"{metric} ")]
@@ -620,6 +621,7 @@ def grouped_bar_figure(
             f"'{metric} Nuclei', got {list(table.columns)}"
         )
     classes = [c[len(metric) + 1 :] for c in cols]
+    own = ax is None
     if ax is None:
         fig = _mpl_figure(max(5.0, 1.6 * len(classes) + 0.4 * len(table)), 3.6)
         ax = fig.subplots()
@@ -644,6 +646,8 @@ def grouped_bar_figure(
             label=str(label),
         )
     ax.set_xticks(xs, classes)
+    if own:
+        ax.legend(fontsize=8, loc="upper right")
     ax.set_ylim(0, 1.05)
     ax.set_ylabel(metric)
     ax.set_title(title or metric, fontsize=10)
