@@ -1,10 +1,11 @@
 """Training: steps/s and achieved FLOP/s of each model's training step.
 
-One case per ``model-profile`` (``unet-cpu``, ``vox2vox-paper``, ...), each in its own
-process. A case builds the compiled model (``fluoseg.models.build_model``) and runs
-``model.fit`` on a repeated in-memory ``tf.data`` batch of the profile's patch shape and
-the model's batch size (prefetched, so input time is excluded: this measures the step,
-not the sampler), then times ``steps`` more steps after the first (tracing) epoch.
+One case per ``model-profile[-bf16]`` (``unet-cpu``, ``vox2vox-paper``, ...), each
+in its own process. A case builds the compiled model (``fluoseg.models.build_model``;
+``-bf16``: under Keras's ``mixed_bfloat16`` policy) and runs ``model.fit`` on a
+repeated in-memory ``tf.data`` batch of the profile's patch shape and the model's
+batch size (prefetched, so input time is excluded: this measures the step, not the
+sampler), then times ``steps`` more steps after the first (tracing) epoch.
 
 FLOPs of a step: 3 x the forward FLOPs of every network pass in the step
 (``netutil.training_step_flops``: U-Net once; Vox2Vox G once + D twice; CycleGAN each
@@ -36,9 +37,11 @@ def run_one(case: str, quick: bool) -> dict:
 
     from fluoseg.config import get_profile
 
-    name, profile = case.split("-", 1)
+    name, profile, *rest = case.split("-")
+    variant = rest[0] if rest else "float32"
     prof = get_profile(profile)
-    model, _ = build(name, profile)
+    policy = "mixed_bfloat16" if variant == "bf16" else None
+    model, _ = build(name, profile, policy=policy)
     cfg = model_cfg(name, profile)
     patch = tuple(prof.patch_shape)
     batch = int(cfg.batch_size)
@@ -72,6 +75,7 @@ def run_one(case: str, quick: bool) -> dict:
         "case": case,
         "model": name,
         "profile": profile,
+        "variant": variant,
         "patch": list(patch),
         "batch": batch,
         "steps": steps,
@@ -93,8 +97,8 @@ def model_cfg(name: str, profile: str):
 
 
 def default_cases(quick: bool) -> list[str]:
-    """Every model at cpu and paper."""
-    return [f"{m}-{p}" for p in PROFILES for m in MODELS]
+    """Every model at cpu and paper, and the cpu U-Net in bfloat16 mixed precision."""
+    return [f"{m}-{p}" for p in PROFILES for m in MODELS] + ["unet-cpu-bf16"]
 
 
 def run_all(quick: bool, peak: float | None, cases: list[str] | None = None) -> dict:
