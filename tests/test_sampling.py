@@ -93,6 +93,17 @@ def test_class_balanced_centring_favours_the_small_class() -> None:
     c = origins + np.array(PATCH) // 2
     on_small = mask[c[:, 0], c[:, 1], c[:, 2], 1].mean()
     assert abs(on_small - 0.5) < 0.05  # uniform over voxels would give 8/12800
+    # without balancing, a voxel is drawn uniformly: the 8 Golgi voxels of 12800
+    natural = PatchSampler(
+        [np.zeros((*mask.shape[:3], 2), np.float32)],
+        [mask],
+        PATCH,
+        1.0,
+        seed=0,
+        balance_classes=False,
+    )
+    centres = [natural.batch(k, 50)[1][:, 4, 4, 4, 1] for k in range(40)]
+    assert np.mean(np.concatenate(centres)) < 0.01
 
 
 def test_flips_keep_image_and_mask_aligned() -> None:

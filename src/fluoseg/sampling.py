@@ -77,10 +77,19 @@ def preprocess_image(image: np.ndarray, raw: bool) -> np.ndarray:
     return np.asarray(normalize_percentile(image), dtype=np.float32)
 
 
-def class_voxels(mask: np.ndarray) -> list[np.ndarray]:
-    """Flat indices of the foreground voxels of each class present in ``mask``."""
+def class_voxels(mask: np.ndarray, balance: bool = True) -> list[np.ndarray]:
+    """Flat indices of the foreground voxels of each class present in ``mask``.
+
+    With ``balance=False`` one list holds every foreground voxel (any class), so a
+    centred patch picks a voxel uniformly and the classes keep their natural share.
+    """
     dtype = np.int32 if mask[..., 0].size < 2**31 else np.int64
-    out = [np.flatnonzero(mask[..., c]).astype(dtype) for c in range(mask.shape[-1])]
+    if not balance:
+        out = [np.flatnonzero(mask.any(axis=-1)).astype(dtype)]
+    else:
+        out = [
+            np.flatnonzero(mask[..., c]).astype(dtype) for c in range(mask.shape[-1])
+        ]
     return [v for v in out if v.size]
 
 
@@ -163,7 +172,9 @@ class _Volume:
     foreground: list[np.ndarray]
 
 
-def _volume(image: np.ndarray | None, mask: np.ndarray, patch_shape) -> _Volume:
+def _volume(
+    image: np.ndarray | None, mask: np.ndarray, patch_shape, balance: bool = True
+) -> _Volume:
     mask = pad_to_at_least(np.asarray(mask, dtype=np.uint8), patch_shape)
     if image is not None:
         image = pad_to_at_least(np.asarray(image, dtype=np.float32), patch_shape)
@@ -171,7 +182,7 @@ def _volume(image: np.ndarray | None, mask: np.ndarray, patch_shape) -> _Volume:
             raise InputError(
                 f"image {image.shape[:3]} and mask {mask.shape[:3]} differ in shape"
             )
-    return _Volume(image, mask, class_voxels(mask))
+    return _Volume(image, mask, class_voxels(mask, balance))
 
 
 class PatchSampler:
@@ -189,6 +200,8 @@ class PatchSampler:
             the mask side is drawn from independently of the image (CycleGAN). Pass
             ``masks`` again for supervised-but-unpaired training.
         grid_indices: with ``grid``, the subset of grid patches to use (train split).
+        balance_classes: centre patches on a class drawn uniformly first (default);
+            ``False`` picks a foreground voxel uniformly (natural class shares).
     """
 
     def __init__(
@@ -202,6 +215,7 @@ class PatchSampler:
         grid: bool = False,
         unpaired_masks: Sequence[np.ndarray] | None = None,
         grid_indices: np.ndarray | None = None,
+        balance_classes: bool = True,
     ) -> None:
         if len(images) == 0 or len(images) != len(masks):
             raise InputError(
@@ -214,14 +228,18 @@ class PatchSampler:
         self.augment = bool(augment)
         self.grid = bool(grid)
         self.volumes = [
-            _volume(i, m, self.patch_shape) for i, m in zip(images, masks, strict=True)
+            _volume(i, m, self.patch_shape, balance_classes)
+            for i, m in zip(images, masks, strict=True)
         ]
         self.n_classes = int(self.volumes[0].mask.shape[-1])
         self.unpaired = None
         if unpaired_masks is not None:
             if len(unpaired_masks) == 0:
                 raise InputError("no masks to draw the unpaired mask side from")
-            self.unpaired = [_volume(None, m, self.patch_shape) for m in unpaired_masks]
+            self.unpaired = [
+                _volume(None, m, self.patch_shape, balance_classes)
+                for m in unpaired_masks
+            ]
             if any(v.mask.shape[-1] != self.n_classes for v in self.unpaired):
                 raise InputError(
                     f"unpaired masks must have {self.n_classes} channels like the "
@@ -338,9 +356,17 @@ def fixed_patches(
     n: int,
     foreground_fraction: float,
     seed: int,
+    balance_classes: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` seeded validation patches (images, masks as float32), not augmented."""
-    sampler = PatchSampler(images, masks, patch_shape, foreground_fraction, seed)
+    sampler = PatchSampler(
+        images,
+        masks,
+        patch_shape,
+        foreground_fraction,
+        seed,
+        balance_classes=balance_classes,
+    )
     rng = np.random.default_rng([int(seed), VALIDATION_STREAM])
     x, y = sampler._draw_pair(rng, n)
     return np.stack(x).astype(np.float32), np.stack(y).astype(np.float32)
