@@ -91,3 +91,18 @@ def test_bad_folders_and_arrays(tmp_path):
     np.save(tmp_path / "masks" / "x.npy", np.zeros((4, 4, 4), np.uint8))
     with pytest.raises(InputError, match="3DNGMic subvolume"):
         real.load_real_split(tmp_path, "train")
+
+
+def test_fluoseg_data_pointing_at_real_crops_is_used_as_is(monkeypatch, tmp_path):
+    from fluoseg.data import ensure_dataset
+
+    for i, n in enumerate(["c1", "c2"]):
+        img, mask = _volume(i)
+        io.write_image(tmp_path / f"{n}_image.tif", img)
+        io.write_mask(tmp_path / f"{n}_mask.tif", mask)
+    monkeypatch.setenv("FLUOSEG_DATA", str(tmp_path))
+    assert ensure_dataset("smoke", progress=False) == tmp_path
+    assert not (tmp_path / "smoke").exists()  # nothing generated
+    train = load_split("train", profile="smoke")
+    test = load_split("test", profile="smoke")
+    assert [c.name for c in train] == ["c1"] and [c.name for c in test] == ["c2"]

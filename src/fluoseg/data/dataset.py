@@ -405,10 +405,16 @@ def _run_jobs(
 def ensure_dataset(profile: Profile | str | None = None, *, progress=True) -> Path:
     """The dataset folder of ``profile``, generated first if missing or incomplete.
 
-    A folder of real data (``$FLUOSEG_DATA`` without ``manifest.json``) is returned as
-    is. Kept files are checked by size only (``fluoseg data`` checks checksums).
+    A folder of real data (``$FLUOSEG_DATA`` without ``manifest.json``, holding
+    ``train/`` or crops in a layout of :mod:`fluoseg.data.real`) is returned as is. Kept
+    files are checked by size only (``fluoseg data`` checks checksums).
     """
+    from fluoseg.config import DATA_ENV, data_root
+    from fluoseg.data import real
+
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    if os.environ.get(DATA_ENV, "").strip() and real.layout(data_root()):
+        return data_root()  # $FLUOSEG_DATA holds real crops directly
     folder = dataset_dir(prof)
     manifest = read_manifest(folder)
     if manifest is None and (folder / "train").is_dir():

@@ -18,8 +18,8 @@ channel 0 = Golgi and channel 1 = nuclei (masks 0/255). They are returned as
 These masks have no pair channel.
 
 Splits: with ``train/`` and ``test/`` subfolders each is one split. Without them, the
-crops (sorted by name) are split 80/20: the first 80 % (at least one) are ``train``, the
-rest ``test``.
+crops (sorted by name) are split 80/20: the first 80 % are ``train``, the rest ``test``
+(at least one of each when there are two crops or more).
 """
 
 from __future__ import annotations
@@ -133,6 +133,8 @@ def _split_pairs(folder: Path, split: str) -> list[tuple[Path, Path]]:
         return find_tiff_pairs(sub) or find_npy_pairs(sub)
     pairs = find_tiff_pairs(folder) or find_npy_pairs(folder)
     n_train = max(1, int(round(TRAIN_FRACTION * len(pairs))))
+    if len(pairs) >= 2:
+        n_train = min(n_train, len(pairs) - 1)  # keep at least one test crop
     return pairs[:n_train] if split == "train" else pairs[n_train:]
 
 
