@@ -285,3 +285,35 @@ def test_evaluate_run_scores_each_crop_once_against_both_masks(
     assert saved.timings["epochs"] == 2
     assert set(saved.timings["test_seconds"]) == {"I1", "I2"}
     assert saved.extra["train"]["model"] == "unet"
+
+
+def test_ensure_result_reuses_a_current_result_and_recomputes_a_stale_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fluoseg.results as R
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "timings.json").write_text(json.dumps({"total_seconds": 5.0}))
+    extra = {"run": str(run_dir), "run_total_seconds": 5.0}
+    save_result(
+        "unet-2class", _metrics(), {"train_seconds": 5.0}, {}, "smoke", extra=extra
+    )
+    computed = []
+
+    class Ev:
+        result = "fresh"
+
+    def fake_run(name, profile, progress=True):
+        computed.append(name)
+        return Ev()
+
+    monkeypatch.setattr(R, "run_experiment", fake_run)
+    assert R.ensure_result("unet-2class", "smoke").timings == {"train_seconds": 5.0}
+    assert computed == []
+    (run_dir / "timings.json").write_text(
+        json.dumps({"total_seconds": 9.0})
+    )  # retrained
+    assert R.ensure_result("unet-2class", "smoke") == "fresh"
+    assert R.ensure_result("vox2vox-2class", "smoke") == "fresh"  # never saved
+    assert computed == ["unet-2class", "vox2vox-2class"]
