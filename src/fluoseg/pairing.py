@@ -30,7 +30,12 @@ import pandas as pd
 
 from fluoseg.data.calibration import MAX_PAIR_DISTANCE
 from fluoseg.errors import InputError
-from fluoseg.objects import DEFAULT_H, DEFAULT_MIN_DISTANCE
+from fluoseg.objects import (
+    DEFAULT_H,
+    DEFAULT_MIN_DISTANCE,
+    checked_voxel_size,
+    detection_scores,
+)
 
 DEFAULT_MIN_SIZE = 20
 """Objects of fewer voxels are ignored when pairing: segmentation specks. A simulated
@@ -75,15 +80,7 @@ def default_max_distance(voxel_size: Sequence[float] | None = None) -> float:
 
 
 def _voxel_size(voxel_size: Sequence[float] | None) -> np.ndarray:
-    if voxel_size is None:
-        return np.ones(3)
-    vs = np.asarray([float(v) for v in voxel_size])
-    if vs.shape != (3,) or not np.all(np.isfinite(vs) & (vs > 0)):
-        raise InputError(
-            "voxel size must be three positive numbers (z, y, x) in µm, "
-            f"got {voxel_size}"
-        )
-    return vs
+    return np.asarray(checked_voxel_size(voxel_size))
 
 
 def _max_distance(
@@ -381,6 +378,20 @@ class PairScores:
     angular_errors_deg: np.ndarray = field(repr=False)
     matches: pd.DataFrame = field(repr=False)
 
+    @classmethod
+    def from_matches(
+        cls, n_true: int, n_pred: int, matches: pd.DataFrame
+    ) -> PairScores:
+        """Scores from the counts and the table of correct pairs (``matches``)."""
+        errors = matches["angular_error_deg"].to_numpy(dtype=np.float64)
+        tp = len(matches)
+        return cls(
+            n_true=n_true, n_pred=n_pred, tp=tp,
+            **detection_scores(tp, n_pred, n_true),
+            median_angular_error_deg=float(np.median(errors)) if tp else float("nan"),
+            angular_errors_deg=errors, matches=matches,
+        )  # fmt: skip
+
     def summary(self) -> dict[str, float]:
         """The scalar scores as a dictionary (one table row)."""
         return {
@@ -431,19 +442,11 @@ def evaluate_pairs(
     worst = np.maximum(dn, dg)
     r, c = assign(worst, worst <= tolerance)
     errors = angular_error((pg[r] - pn[r]) * vs, (tg[c] - tn[c]) * vs)
-    n_pred, n_true, tp = len(pred), len(truth), len(r)
     matches = pd.DataFrame({
         "pred_index": r, "true_index": c, "nucleus_error": dn[r, c],
         "golgi_error": dg[r, c], "angular_error_deg": errors,
     })  # fmt: skip
-    return PairScores(
-        n_true=n_true, n_pred=n_pred, tp=tp,
-        precision=tp / n_pred if n_pred else 1.0,
-        recall=tp / n_true if n_true else 1.0,
-        f1=2 * tp / (n_pred + n_true) if n_pred + n_true else 1.0,
-        median_angular_error_deg=float(np.median(errors)) if tp else float("nan"),
-        angular_errors_deg=errors, matches=matches,
-    )  # fmt: skip
+    return PairScores.from_matches(len(truth), len(pred), matches)
 
 
 def pool(scores: Sequence[PairScores]) -> PairScores:
@@ -452,19 +455,14 @@ def pool(scores: Sequence[PairScores]) -> PairScores:
     ``matches`` gains a ``part`` column: the position of its crop in ``scores``.
     """
     scores = list(scores)
-    n_true = sum(s.n_true for s in scores)
-    n_pred = sum(s.n_pred for s in scores)
-    tp = sum(s.tp for s in scores)
-    errors = np.concatenate([s.angular_errors_deg for s in scores] or [np.zeros(0)])
-    matches = pd.concat(
-        [s.matches.assign(part=k) for k, s in enumerate(scores)] or [pd.DataFrame()],
-        ignore_index=True,
+    matches = (
+        pd.concat(
+            [s.matches.assign(part=k) for k, s in enumerate(scores)],
+            ignore_index=True,
+        )
+        if scores
+        else pd.DataFrame({"angular_error_deg": [], "part": []})
     )
-    return PairScores(
-        n_true=n_true, n_pred=n_pred, tp=tp,
-        precision=tp / n_pred if n_pred else 1.0,
-        recall=tp / n_true if n_true else 1.0,
-        f1=2 * tp / (n_pred + n_true) if n_pred + n_true else 1.0,
-        median_angular_error_deg=float(np.median(errors)) if tp else float("nan"),
-        angular_errors_deg=errors, matches=matches,
-    )  # fmt: skip
+    return PairScores.from_matches(
+        sum(s.n_true for s in scores), sum(s.n_pred for s in scores), matches
+    )
