@@ -132,10 +132,6 @@ def split_touching(
         (Z, Y, X) int32 labels 1..n.
     """
     from scipy import ndimage as ndi
-    from skimage.feature import peak_local_max
-    from skimage.measure import label
-    from skimage.morphology import h_maxima
-    from skimage.segmentation import watershed
 
     if min_distance < 1:
         raise InputError(f"min_distance must be a positive integer, got {min_distance}")
@@ -143,39 +139,65 @@ def split_touching(
         raise InputError(f"h must be >= 0, got {h}")
     binary = _check_3d(mask) > 0
     components = connected_components(binary, connectivity=connectivity)
-    n_comp = int(components.max())
-    if n_comp == 0:
-        return components
-    dist = ndi.distance_transform_edt(binary, sampling=checked_voxel_size(voxel_size))
+    if min_size > 0:  # specks cannot hold an object of min_size: skip their work
+        components = remove_small(components, min_size)
+    sampling = checked_voxel_size(voxel_size)
+    out = np.zeros(binary.shape, dtype=np.int32)
+    n = 0
+    # One component at a time, in its bounding box grown by one background voxel:
+    # the distance transform, h-maxima and watershed are the same as on the whole
+    # volume (components do not interact) at a fraction of the cost.
+    for comp, box in enumerate(ndi.find_objects(components), start=1):
+        if box is None:
+            continue
+        box = tuple(
+            slice(max(b.start - 1, 0), min(b.stop + 1, size))
+            for b, size in zip(box, binary.shape, strict=True)
+        )
+        obj = components[box] == comp
+        sub = _split_one(obj, min_distance, h, sampling, connectivity)
+        out[box][obj] = sub[obj] + n
+        n += int(sub.max())
+    return remove_small(out, max(min_size, 1))
+
+
+def _split_one(
+    obj: np.ndarray,
+    min_distance: int,
+    h: float,
+    sampling: tuple[float, float, float],
+    connectivity: int,
+) -> np.ndarray:
+    """Seeded watershed of one connected component (labels 1..k in its box)."""
+    from scipy import ndimage as ndi
+    from skimage.feature import peak_local_max
+    from skimage.measure import label
+    from skimage.morphology import h_maxima
+    from skimage.segmentation import watershed
+
+    dist = ndi.distance_transform_edt(obj, sampling=sampling)
     peaks = peak_local_max(
-        dist, min_distance=min_distance, labels=components, exclude_border=False
-    )
-    if h > 0:
+        dist, min_distance=min_distance, labels=obj.astype(np.int32),
+        exclude_border=False,
+    )  # fmt: skip
+    if h > 0 and len(peaks):
         # Each connected h-maximum region holding a peak is one seed, so a ridge or a
         # plateau of equal maxima gives one seed, not one per peak.
-        regions = label(h_maxima(dist, h).astype(bool) & binary, connectivity=3)
-        ids = np.unique(regions[tuple(peaks.T)]) if len(peaks) else np.zeros(0, int)
+        regions = label(h_maxima(dist, h).astype(bool) & obj, connectivity=3)
+        ids = np.unique(regions[tuple(peaks.T)])
         ids = ids[ids > 0]
         lut = np.zeros(int(regions.max()) + 1, dtype=np.int32)
         lut[ids] = np.arange(1, len(ids) + 1, dtype=np.int32)
         markers = lut[regions]
     else:
-        markers = np.zeros(binary.shape, dtype=np.int32)
+        markers = np.zeros(obj.shape, dtype=np.int32)
         if len(peaks):
             markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1, dtype=np.int32)
-    n_seeds = int(markers.max())
-    # A component without a seed keeps one seed at its deepest voxel.
-    seeded = np.zeros(n_comp + 1, dtype=bool)
-    seeded[components[markers > 0]] = True
-    unseeded = np.flatnonzero(~seeded[1:]) + 1
-    if len(unseeded):
-        deepest = ndi.maximum_position(dist, components, unseeded)
-        markers[tuple(np.array(deepest).T)] = np.arange(
-            n_seeds + 1, n_seeds + 1 + len(unseeded), dtype=np.int32
-        )
-    labels = watershed(-dist, markers, mask=binary, connectivity=connectivity)
-    labels = labels.astype(np.int32)
-    return remove_small(labels, max(min_size, 1))
+    if markers.max() <= 1:  # one seed or none: the component is one object
+        return obj.astype(np.int32)
+    return watershed(-dist, markers, mask=obj, connectivity=connectivity).astype(
+        np.int32
+    )
 
 
 def instances(
