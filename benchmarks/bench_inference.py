@@ -104,7 +104,10 @@ def run_all(quick: bool, peak: float | None, cases: list[str] | None = None) -> 
     """Every case in its own process; adds ``fraction_of_peak`` when ``peak`` given."""
     out = {}
     for case in cases or default_cases(quick):
-        r = run_case("bench_inference.py", case, ["--quick"] if quick else [])
+        r = run_case(
+            "bench_inference.py", case, ["--quick"] if quick else [],
+            timeout=900 if quick else None,
+        )
         if peak and "achieved_flops" in r:
             r["fraction_of_peak"] = r["achieved_flops"] / peak
         out[case] = r

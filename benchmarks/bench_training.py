@@ -97,15 +97,25 @@ def model_cfg(name: str, profile: str):
 
 
 def default_cases(quick: bool) -> list[str]:
-    """Every model at cpu and paper, and the cpu U-Net in bfloat16 mixed precision."""
-    return [f"{m}-{p}" for p in PROFILES for m in MODELS] + ["unet-cpu-bf16"]
+    """Every model at cpu and paper, and the cpu U-Net in bfloat16 mixed precision.
+
+    ``quick`` leaves out the two paper-size GANs: one of their steps takes many
+    minutes on two cores (the full run measures them).
+    """
+    cases = [f"{m}-{p}" for p in PROFILES for m in MODELS] + ["unet-cpu-bf16"]
+    if quick:
+        cases = [c for c in cases if c not in ("vox2vox-paper", "cyclegan-paper")]
+    return cases
 
 
 def run_all(quick: bool, peak: float | None, cases: list[str] | None = None) -> dict:
     """Every case in its own process; adds ``fraction_of_peak`` when ``peak`` given."""
     out = {}
     for case in cases or default_cases(quick):
-        r = run_case("bench_training.py", case, ["--quick"] if quick else [])
+        r = run_case(
+            "bench_training.py", case, ["--quick"] if quick else [],
+            timeout=900 if quick else None,
+        )
         if peak and r.get("achieved_flops"):
             r["fraction_of_peak"] = r["achieved_flops"] / peak
         out[case] = r

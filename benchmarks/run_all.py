@@ -72,18 +72,27 @@ def main(argv: list[str] | None = None) -> int:
         "environment": environment(os.environ.get("FLUOSEG_PROFILE") or "cpu"),
     }
     peak = None
+
+    def save() -> None:
+        write_results("partial", res, a.out)
+
     if "peak" in a.only:
         res["peak"] = bench_peak.run_all(a.quick)
         peak = res["peak"]["peak_flops"]
         print(f"peak: {peak / 1e9:.1f} GFLOP/s", file=sys.stderr)
+        save()
     if "inference" in a.only:
         res["inference"] = bench_inference.run_all(a.quick, peak)
+        save()
     if "training" in a.only:
         res["training"] = bench_training.run_all(a.quick, peak)
+        save()
     if "peer" in a.only:
         res["peer"] = bench_peer.run_all(a.quick)
+        save()
     if "memory" in a.only:
         res["memory"] = bench_memory.run_all(a.quick, res.get("inference"))
+        save()
     if "book" in a.only:
         res["book"] = bench_book.run_all(tuple(a.book_build))
     res["load_average_end"] = list(os.getloadavg())
