@@ -28,9 +28,10 @@ DEFAULT_MIN_DISTANCE = 5
 
 DEFAULT_H = 0.5
 """Default least depth of a watershed seed (distance-transform units: µm with a voxel
-size). Chosen on two simulated 40×256×256 crops (59 nuclei, voxel 1×0.5×0.5 µm):
-min_distance 5 and h 0.5 µm found 55 of 59 nuclei at IoU 0.5 with 4 extra objects,
-where connected components found 35 (touching nuclei merge)."""
+size). With ``DEFAULT_MIN_DISTANCE``, on the perfect masks of the standard dataset's
+test crops I1 and I2 (1 × 0.5 × 0.5 µm voxels), the watershed matches 131 of 134 nuclei
+at IoU 0.5 (135 objects), where connected components match 126 (129 objects: touching
+nuclei merge)."""
 
 
 def checked_voxel_size(
