@@ -23,7 +23,7 @@ is called, so importing this package stays cheap):
   optimizers that are attributes of the model), so a fresh ``build_model`` followed by
   ``load_weights`` resumes training exactly.
 - ``toy_batch(...)``: tiny seeded (images, masks) of spheres, for demos and tests.
-- ``layer_table(model)``: a compact per-layer table (type, filters, kernel, stride,
+- ``layer_table(model)``: a compact per-layer table (name, type, kernel, stride,
   output channels, parameters) for the book.
 """
 
