@@ -322,7 +322,7 @@ def mask_isosurface_figure(
         "xaxis": {"title": "x", "showticklabels": False},
         "yaxis": {"title": "y", "showticklabels": False},
         "zaxis": {"title": "z", "showticklabels": False},
-        "camera": {"eye": {"x": 1.3, "y": -1.3, "z": 0.9}},
+        "camera": {"eye": {"x": 1.6, "y": -1.6, "z": 1.1}},
     }
     fig.update_layout(
         height=height,
