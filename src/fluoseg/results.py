@@ -348,7 +348,8 @@ def evaluate_run(
 ) -> Evaluation:
     """Segment the test crops with ``run``, score them, time them and save the result.
 
-    Every crop is segmented once (sliding window, ``run.segment``) and timed; the mask
+    Every crop is segmented once (sliding window, ``run.segment``) and timed (the
+    network is loaded from disk before the clock starts); the mask
     is scored with ``fluoseg.metrics.evaluate`` against the annotator masks (as the
     thesis did) and against the perfect masks, and averaged over the crops with
     ``fluoseg.metrics.average`` (the thesis's tables).
@@ -367,6 +368,7 @@ def evaluate_run(
     annotator = load_split("test", truth="annotator", **kw)
     truth = {c.name: c.mask for c in load_split("test", truth="truth", **kw)}
     frames, frames_truth, seconds, preds = [], [], {}, {}
+    getattr(run, "segmenter", None)  # load the network now: its loading is not timed
     for crop in annotator:
         t0 = time.perf_counter()
         mask = run.segment(crop.image)
