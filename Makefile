@@ -7,6 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PROFILE ?= cpu
+# Quieter TensorFlow in notebooks and tests (messages only, no change in numerics).
+export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: book test venv data data-smoke unit notebooks lint bench browser-check clean
 
