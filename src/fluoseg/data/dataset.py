@@ -16,7 +16,8 @@ uint16 instance ids, nuclei then Golgi) and ``<crop>_pairs.csv`` (the true pairs
 The ``standard`` dataset has eight crops in the thesis's size range (257×505×55 to
 627×818×61, x×y×z). The six training crops are sized so that cutting them into
 non-overlapping 64³ patches, as the thesis did, gives its 433 patches. The ``smoke``
-dataset is four 24×64×64 crops for tests.
+dataset has four small crops (24 slices of 64–72 × 64–72 voxels) and four synthetic
+masks, for tests.
 
 Generation is deterministic (same seed, same bytes) and idempotent: files whose
 checksum matches the manifest are kept, anything else is regenerated.
