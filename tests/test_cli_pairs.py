@@ -84,3 +84,11 @@ def test_pairs_bad_flags(mask_file, tmp_path, capsys, flags, message):
     assert main(["pairs", str(mask_file), "--out", str(out), *flags]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_pairs_help_documents_every_csv_column():
+    from fluoseg.commands.pairs import EPILOG
+
+    text = EPILOG.replace("nucleus_z/y/x", "nucleus_z nucleus_y nucleus_x")
+    text = text.replace("golgi_z/y/x", "golgi_z golgi_y golgi_x")
+    assert [c for c in PAIR_COLUMNS if c not in text] == []

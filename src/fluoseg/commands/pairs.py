@@ -23,7 +23,17 @@ from pathlib import Path
 HELP = "pair nuclei with Golgi in a mask TIFF and write nucleus→Golgi vectors (CSV)"
 
 
+EPILOG = (
+    "CSV columns, one row per pair: nucleus_id, golgi_id (instance labels); "
+    "nucleus_z/y/x, golgi_z/y/x (centroids in voxel coordinates); dz, dy, dx, length "
+    "(nucleus->Golgi vector and its length, in the unit column); uz, uy, ux (unit "
+    "vector); angle_xy_deg (direction in the xy-plane, atan2(dy, dx), degrees in "
+    "(-180, 180]); unit (um with a voxel size, else voxel)."
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
     parser.add_argument("mask", type=Path, help="mask TIFF (R = Golgi, G = nuclei)")
     parser.add_argument(
         "--out", type=Path, required=True, help="CSV file to write (one row per pair)"
