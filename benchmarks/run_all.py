@@ -8,11 +8,11 @@ Usage::
     python benchmarks/run_all.py --only peak inference
     python benchmarks/run_all.py --book-build smoke   # also time a fresh book build
 
-Order: peak first (every fraction is of the peak measured in this run), then
-inference, training, peer (needs torch and monai: ``pip install -e ".[bench]"``),
-memory and book. Each case runs in its own process. Numbers taken while other work
-shares the cores are low and noisy; the JSON records the load average at the start
-and the end so a reader can tell.
+Order: peak first, then inference, training, peer (needs torch and monai:
+``pip install -e ".[bench]"``), memory, book, and the peak again; every fraction is of
+the better of the two peaks measured in this run (``peak_used``). Each case runs in its
+own process. Numbers taken while other work shares the cores are low and noisy; the
+JSON records the load average at the start and the end so a reader can tell.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ PARTS = ("peak", "inference", "training", "peer", "memory", "book")
 
 def summary(res: dict) -> dict:
     """The headline ratios: fractions of peak, ours/MONAI, memory goals."""
-    out: dict = {"peak_gflops": res.get("peak", {}).get("peak_flops", 0.0) / 1e9}
+    peak = res.get("peak_used") or res.get("peak", {}).get("peak_flops", 0.0)
+    out: dict = {"peak_gflops": peak / 1e9}
     for part in ("inference", "training"):
         for case, r in res.get(part, {}).get("cases", {}).items():
             if "fraction_of_peak" in r:
@@ -95,6 +96,16 @@ def main(argv: list[str] | None = None) -> int:
         save()
     if "book" in a.only:
         res["book"] = bench_book.run_all(tuple(a.book_build))
+    if "peak" in a.only and len(a.only) > 1:
+        # the load may have changed during the run: measure the peak again and divide
+        # by the better of the two, so a fraction is never inflated by a bad start
+        res["peak_end"] = bench_peak.run_all(a.quick)
+        peak = max(peak or 0.0, res["peak_end"]["peak_flops"])
+        res["peak_used"] = peak
+        for part in ("inference", "training"):
+            for r in res.get(part, {}).get("cases", {}).values():
+                if r.get("achieved_flops"):
+                    r["fraction_of_peak"] = r["achieved_flops"] / peak
     res["load_average_end"] = list(os.getloadavg())
     res["total_seconds"] = time.perf_counter() - t0
     res["summary"] = summary(res)
