@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import emit, peak_rss_mib, run_case  # noqa: E402
+from common import CROP_SHAPE, emit, peak_rss_mib, run_case  # noqa: E402
 
 FULL_SHAPE = (128, 2048, 2048)
 QUICK_SHAPE = (64, 1024, 1024)
@@ -102,7 +102,10 @@ def run_all(quick: bool, inference: dict | None = None) -> dict:
             crop[name] = {
                 "peak_rss_mib": r["peak_rss_mib"],
                 "shape_zyx": r.get("shape_zyx"),
-                "meets_goal": r["peak_rss_mib"] <= 2 * GIB,
+                # the goal is for the whole 627 x 818 x 61 crop (not a quick crop)
+                "meets_goal": (r["peak_rss_mib"] <= 2 * GIB)
+                if tuple(r.get("shape_zyx") or ()) == CROP_SHAPE
+                else None,
             }
     return {"volume": vol, "crop": crop, "crop_goal_mib": 2 * GIB}
 
