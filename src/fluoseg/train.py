@@ -164,7 +164,8 @@ def run_name(
 
 
 def _json_dump_atomic(path: Path, data: Any) -> None:
-    _atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str))
+    text = json.dumps(data, indent=2, sort_keys=True, default=str, allow_nan=False)
+    _atomic_write_text(path, text)
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -190,6 +191,11 @@ def _atomic_save(path: Path, save: Callable[[str], Any], suffix: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _finite_or_none(value: Any) -> float | None:
+    x = float(value)
+    return x if math.isfinite(x) else None
 
 
 def _read_json(path: Path) -> Any:
@@ -524,7 +530,9 @@ class _Trainer:
         if early.improved:
             _atomic_save(self.path / BEST_FILE, segmenter(self.model).save, ".keras")
         row = {"epoch": epoch}
-        row.update({k: float(v) for k, v in logs.items()})
+        # a non-finite value (e.g. a CycleGAN selection loss after collapse) is
+        # stored as null/NaN so that state.json stays strict JSON
+        row.update({k: _finite_or_none(v) for k, v in logs.items()})
         row["seconds"] = round(float(seconds), 3)
         history = [r for r in self.state["history"] if r["epoch"] < epoch] + [row]
         seconds_list = [r["seconds"] for r in history]
