@@ -32,7 +32,14 @@ _static/plotly.min.js: $(STAMP)
 	src = pathlib.Path(plotly.__file__).parent / 'package_data' / 'plotly.min.js'; \
 	shutil.copyfile(src, '_static/plotly.min.js')"
 
-book: venv _static/plotly.min.js
+# MathJax served from the book itself (Sphinx's default is a CDN; the book must work offline)
+_mathjax/mathjax/es5/tex-mml-chtml.js: $(STAMP)
+	rm -rf _mathjax && mkdir -p _mathjax/mathjax
+	$(BIN)/python -c "import mathjax, pathlib, shutil; \
+	src = pathlib.Path(mathjax.__file__).parent / 'static' / 'mathjax' / 'es5'; \
+	shutil.copytree(src, '_mathjax/mathjax/es5')"
+
+book: venv _static/plotly.min.js _mathjax/mathjax/es5/tex-mml-chtml.js
 	$(BIN)/fluoseg data --profile $(PROFILE)
 	FLUOSEG_PROFILE=$(PROFILE) $(BIN)/jupyter-book build . -W --keep-going
 
