@@ -276,3 +276,22 @@ def test_run_name_and_bad_arguments(tmp_path: Path) -> None:
         )
     with pytest.raises(InputError, match="no such run directory"):
         Run.load(tmp_path / "missing")
+
+
+def test_config_digest_names_a_configuration_not_its_data_folder() -> None:
+    from fluoseg.config import get_profile
+    from fluoseg.models import model_config
+    from fluoseg.train import _run_config, config_digest, train_config
+
+    prof = get_profile("smoke")
+
+    def cfg(epochs: int | None, data: str) -> dict:
+        return _run_config(
+            "unet", 2, prof, False, False, 0, Path(data), "annotator",
+            train_config("unet", prof, epochs), model_config("unet", prof, 2),
+        )
+
+    a = config_digest(cfg(None, "/data/a"))
+    assert a == config_digest(cfg(None, "/elsewhere/b"))  # moving the data: same run
+    assert a != config_digest(cfg(7, "/data/a"))  # other settings: another folder
+    assert len(a) == 8 and int(a, 16) >= 0

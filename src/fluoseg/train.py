@@ -26,6 +26,7 @@ returns a :class:`Run`. A *run directory* holds everything needed to reuse or au
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -750,6 +751,18 @@ def _run_config(
     }
 
 
+def config_digest(cfg: dict) -> str:
+    """Eight hex digits identifying a run configuration (its data folder excepted).
+
+    Default run folders end with it, so that a change of model or training settings
+    (e.g. after updating fluoseg) trains a new run beside the old one instead of
+    failing on a mismatched configuration; an explicit ``out`` is checked instead.
+    """
+    key = {k: v for k, v in cfg.items() if k != "data_dir"}
+    blob = json.dumps(key, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:8]
+
+
 def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
     keys = sorted(set(old) | set(new))
     out = []
@@ -789,7 +802,8 @@ def train(
         epochs: override the profile's number of epochs.
         data_dir: the dataset folder (default ``fluoseg.config.dataset_dir(profile)``,
             generated on first use).
-        out: the run directory (default ``runs_root()/<profile>/<run_name(...)>``).
+        out: the run directory (default
+            ``runs_root()/<profile>/<run_name(...)>-<config_digest(...)>``).
         truth: train on the ``annotator`` masks (imperfect, as in the thesis) or the
             perfect ``truth`` masks.
         progress: show a progress bar.
@@ -821,15 +835,16 @@ def train(
             f"data folder {ddir} does not exist (expected a dataset folder with "
             "train/ and test/; make one with: fluoseg data --out DIR)"
         )
+    cfg = _run_config(
+        model, n_classes, prof, raw, unsupervised, int(seed), ddir, truth, tc, mcfg
+    )
     run_dir = (
         Path(out).expanduser()
         if out is not None
         else runs_root()
         / prof.name
-        / run_name(model, n_classes, raw, unsupervised, int(seed))
-    )
-    cfg = _run_config(
-        model, n_classes, prof, raw, unsupervised, int(seed), ddir, truth, tc, mcfg
+        / f"{run_name(model, n_classes, raw, unsupervised, int(seed))}"
+        f"-{config_digest(cfg)}"
     )
     state: dict = {"epoch": 0, "history": []}
     if (run_dir / CONFIG_FILE).is_file():
