@@ -429,17 +429,23 @@ def atomic_write(
     write: Callable[[str], object],
     *,
     overwrite: bool = False,
+    suffix: str = ".tmp",
 ) -> Path:
     """Call ``write(tmp)`` on a temporary file in ``path``'s folder, then rename it.
 
     The output appears complete or not at all; an existing ``path`` is replaced only
-    with ``overwrite=True`` (else InputError naming ``--overwrite``).
+    with ``overwrite=True`` (else InputError naming ``--overwrite``). ``suffix`` ends
+    the temporary name, for writers that insist on an extension (Keras: ``.keras``,
+    ``.weights.h5``). The file gets the usual permissions (0666 less the umask).
     """
-    return _atomic_write(path, overwrite, write)
+    return _atomic_write(path, overwrite, write, suffix)
 
 
 def _atomic_write(
-    path: str | os.PathLike, overwrite: bool, write: Callable[[str], object]
+    path: str | os.PathLike,
+    overwrite: bool,
+    write: Callable[[str], object],
+    suffix: str = ".tmp",
 ) -> Path:
     p = Path(path)
     if p.exists() and not overwrite:
@@ -450,10 +456,13 @@ def _atomic_write(
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"{p}: folder {folder} does not exist (expected a folder)")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=suffix, dir=folder)
     os.close(fd)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, p)
     except BaseException:
         if os.path.exists(tmp):

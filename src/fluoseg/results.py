@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +25,7 @@ import pandas as pd
 
 from fluoseg.config import Profile, get_profile, runs_root
 from fluoseg.errors import InputError
+from fluoseg.io import atomic_write
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
@@ -184,15 +183,9 @@ def save_result(
     folder = results_dir(prof)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{name}.json"
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(
+        target, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), overwrite=True
+    )
 
 
 def _read(path: Path) -> Result:

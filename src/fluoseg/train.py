@@ -32,7 +32,6 @@ import math
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ import numpy as np
 
 from fluoseg.config import Profile, dataset_dir, get_profile, runs_root
 from fluoseg.errors import InputError
+from fluoseg.io import atomic_write
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -170,28 +170,18 @@ def _json_dump_atomic(path: Path, data: Any) -> None:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
+    def write(tmp: str) -> None:
+        with open(tmp, "w") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(path, write, overwrite=True)
 
 
 def _atomic_save(path: Path, save: Callable[[str], Any], suffix: str) -> None:
     """Call ``save(tmp)`` on a temporary name ending with ``suffix``, then replace."""
-    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp{suffix}"
-    try:
-        save(str(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, save, overwrite=True, suffix=suffix)
 
 
 def _finite_or_none(value: Any) -> float | None:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -133,18 +132,10 @@ def sha256(path: str | os.PathLike) -> str:
 
 
 def _atomic(path: Path, write: Callable[[str], None]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write ``path`` through ``fluoseg.io.atomic_write``, replacing a stale file."""
+    from fluoseg.io import atomic_write
+
+    atomic_write(path, write, overwrite=True)
 
 
 def write_instances(path: Path, instances: np.ndarray, voxel_size=None) -> None:
