@@ -148,3 +148,16 @@ def test_standard_spec_matches_thesis_sizes_and_433_patches():
     assert sum((y // 64) * (x // 64) for _, y, x in (c.shape for c in train)) == 433
     assert len({c.seed for c in spec.crops + spec.synthetic}) == 14
     json.dumps([c.__dict__ for c in spec.crops])  # plain data
+
+
+def test_test_crops_come_from_a_brighter_acquisition_session(smoke_dir):
+    from fluoseg.data.dataset import SESSION_GAIN, simulation_params
+
+    assert SESSION_GAIN["test"][0] > SESSION_GAIN["train"][1]
+    for c in read_manifest(smoke_dir)["crops"]:
+        lo, hi = SESSION_GAIN[c["split"]]
+        assert c["params"]["gain_range"] == [lo, hi]
+        assert lo <= c["info"]["gain"] <= hi
+    assert simulation_params((8, 8, 8), "test").gain_range == SESSION_GAIN["test"]
+    with pytest.raises(InputError, match="split"):
+        simulation_params((8, 8, 8), "validation")

@@ -146,3 +146,33 @@ def test_bad_params_raise_input_error():
 def test_params_dict_round_trip():
     p = SimulationParams(shape=(30, 40, 50), bleed=(0.1, 0.2))
     assert SimulationParams.from_dict(p.to_dict()) == p
+
+
+def test_exposure_differs_between_crops_and_the_stretch_removes_it():
+    """Crops differ several-fold in raw brightness (gain, channel balance, offset);
+    the 5/98 percentile stretch brings their object intensities together."""
+    from fluoseg.preprocess import normalize_percentile
+
+    p = SimulationParams(shape=(16, 64, 64))
+    crops = [simulate_crop(p, seed=s) for s in range(8)]
+    gains = np.array([c.info["channel_gain"] for c in crops])
+    assert gains.shape == (8, 2)
+    assert np.all((gains > 0) & (gains < 1))
+    assert gains.max(axis=0).min() / gains.min(axis=0).max() > 2.0
+    offsets = np.array([c.info["offset"] for c in crops])
+    assert np.all((offsets >= 0) & (offsets <= p.offset_range[1]))
+
+    def object_medians(images):
+        pairs = zip(images, crops, strict=True)
+        return np.array([np.median(im[..., 0][c.truth[..., 0] > 0]) for im, c in pairs])
+
+    raw = object_medians([c.image for c in crops])
+    stretched = object_medians([normalize_percentile(c.image) for c in crops])
+    spread = lambda v: v.max() / v.min()  # noqa: E731
+    assert spread(raw) > 2.0
+    assert spread(stretched) < spread(raw) / 1.5
+
+
+def test_gain_range_must_be_positive():
+    with pytest.raises(InputError, match="gain_range"):
+        SimulationParams(gain_range=(0.0, 0.3))

@@ -25,9 +25,10 @@ How an image is formed, step by step (each step is one private function below):
    and out-of-focus haze from cells outside the crop (green).
 5. **Optics** — a little bleed-through between channels, depth attenuation along z,
    then an anisotropic Gaussian point-spread function (z blur worse than xy).
-6. **Camera** — a per-crop exposure gain, Poisson (shot) noise, Gaussian read noise, and
-   8-bit quantisation with a low dynamic range: most voxels are near zero, as in the
-   thesis's Fig. 5.1 histogram.
+6. **Camera** — Poisson (shot) noise, then a per-crop detector gain (several-fold
+   between crops, set per channel, amplifying signal and noise alike), an offset,
+   Gaussian read noise, and 8-bit quantisation with a low dynamic range: most voxels
+   are near zero, as in the thesis's Fig. 5.1 histogram.
 
 Ground truth: the *perfect* masks are the objects' voxels. The *annotator* masks
 imitate manual labelling: outlines drawn on a grid ``annotator_downsample`` times
@@ -114,9 +115,19 @@ class SimulationParams:
         bleed: (green into red, red into green) bleed-through fractions.
         depth_attenuation: signal left at the bottom slice relative to the top.
         psf_sigma: Gaussian PSF sigma (z, y, x) in voxels.
-        photons: photons at full scale (1.0); sets the shot noise.
+        photons: photons detected per unit of fluorophore signal; sets the shot
+            noise, which the detector gain (``gain_range``) then amplifies with the
+            signal.
         read_noise: Gaussian read noise (fraction of full scale).
-        gain_range: per-crop exposure gain (range).
+        gain_range: per-crop detector gain (range, drawn log-uniformly), applied
+            after the shot noise. Crops of one dataset are taken with different
+            detector settings, so their raw brightness differs several-fold: only a
+            per-crop stretch makes them comparable (the thesis's pre-processing
+            lesson).
+        channel_gain_spread: per-channel factor ``exp(U(-s, s))`` on the crop's gain
+            (the two detectors are set independently: channel imbalance).
+        offset_range: per-channel camera offset added to the signal (range, fraction
+            of full scale).
         bits: quantisation of the raw image (8 like the thesis's RGB crops).
         annotator_downsample: xy factor of the annotator's coarse grid.
         annotator_miss: chance that the annotator misses a (nucleus, Golgi).
@@ -163,9 +174,11 @@ class SimulationParams:
     bleed: tuple[float, float] = (0.05, 0.03)
     depth_attenuation: float = 0.6
     psf_sigma: tuple[float, float, float] = (1.4, 0.8, 0.8)
-    photons: float = 500.0
+    photons: float = 150.0
     read_noise: float = 0.006
-    gain_range: tuple[float, float] = (0.2, 0.42)
+    gain_range: tuple[float, float] = (0.1, 0.5)
+    channel_gain_spread: float = 0.4
+    offset_range: tuple[float, float] = (0.0, 0.03)
     bits: int = 8
     annotator_downsample: int = 2
     annotator_miss: tuple[float, float] = (0.03, 0.05)
@@ -181,6 +194,10 @@ class SimulationParams:
             raise InputError(
                 f"pairs_range={self.pairs_range!r}: expected (low, high), 0 <= low "
                 "<= high"
+            )
+        if not 0 < self.gain_range[0] <= self.gain_range[1]:
+            raise InputError(
+                f"gain_range={self.gain_range!r}: expected (low, high), 0 < low <= high"
             )
         if self.bits not in (8, 16):
             raise InputError(f"bits={self.bits!r}: expected 8 or 16")
@@ -755,7 +772,9 @@ def simulate_crop(
 
     # 4. background, bleed-through;  5. depth attenuation, PSF;  6. camera
     bg = _background(rng, p, paths)
-    gain = float(rng.uniform(*p.gain_range))
+    gain = float(np.exp(rng.uniform(*np.log(p.gain_range))))
+    ch_gain = gain * np.exp(rng.uniform(-1.0, 1.0, 2) * p.channel_gain_spread)
+    offset = rng.uniform(*p.offset_range, 2)
     depth = p.depth_attenuation ** (
         np.arange(shape[0], dtype=np.float32) / max(1, shape[0] - 1)
     )
@@ -764,12 +783,14 @@ def simulate_crop(
     for ch, (own, other) in enumerate(((sig_n, sig_g), (sig_g, sig_n))):
         sig = own + bg[ch]
         sig += np.float32(p.bleed[1 - ch]) * other
-        sig *= (depth * np.float32(gain))[:, None, None]
+        sig *= depth[:, None, None]
         sig = ndimage.gaussian_filter(sig, p.psf_sigma)
         np.clip(sig, 0.0, None, out=sig)
         sig *= np.float32(p.photons)
         counts = rng.poisson(sig).astype(np.float32)
-        counts *= np.float32(1.0 / p.photons)
+        # the detector gain amplifies signal and shot noise alike (no SNR change)
+        counts *= np.float32(ch_gain[ch] / p.photons)
+        counts += np.float32(offset[ch])
         counts += np.float32(p.read_noise) * rng.standard_normal(
             shape, dtype=np.float32
         )
@@ -833,6 +854,8 @@ def simulate_crop(
         pairs[col] = pairs[col].astype(bool)
     info = {
         "gain": gain,
+        "channel_gain": [float(v) for v in ch_gain],
+        "offset": [float(v) for v in offset],
         "polarity_direction_rad": float(mu),
         "polarity_r_target": float(target_r),
         "n_pairs": int(pairs["paired"].sum()),
@@ -871,13 +894,20 @@ def formation_stages(
     seed, so the same objects): ``objects`` (fluorophore only), ``+ dust and
     background``, ``+ optics`` (bleed-through, depth attenuation, PSF blur) and
     ``+ camera`` (gain, shot and read noise, 8 bits: the final raw image). The first
-    three use a noise-free 16-bit camera at the middle of the gain range.
+    three use a noise-free 16-bit camera at the (geometric) middle of the gain range.
     """
     from dataclasses import replace
 
     p = SimulationParams() if params is None else params
-    g = 0.5 * (p.gain_range[0] + p.gain_range[1])
-    clean = {"photons": 1e7, "read_noise": 0.0, "gain_range": (g, g), "bits": 16}
+    g = float(np.sqrt(p.gain_range[0] * p.gain_range[1]))
+    clean = {
+        "photons": 1e7,
+        "read_noise": 0.0,
+        "gain_range": (g, g),
+        "channel_gain_spread": 0.0,
+        "offset_range": (0.0, 0.0),
+        "bits": 16,
+    }
     no_optics = {"bleed": (0.0, 0.0), "depth_attenuation": 1.0, "psf_sigma": (0, 0, 0)}
     no_scene = {
         "dust_per_golgi": 0.0,
