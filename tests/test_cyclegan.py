@@ -228,3 +228,22 @@ def test_probe_and_monitor_inputs():
     cfg = model_config("cyclegan", "smoke", 2)
     with pytest.raises(InputError, match="B>=2"):
         ModeCollapseMonitor(cfg, probe=probe[:1])
+
+
+def test_foreground_weight_only_reweights_the_mask_losses():
+    import dataclasses
+
+    x, s = toy_patch(2)
+    cfg = model_config("cyclegan", "smoke", 2)
+    plain = build_model("cyclegan", cfg)
+    heavy = build_model("cyclegan", dataclasses.replace(cfg, foreground_weight=10.0))
+    heavy.set_weights(plain.get_weights())
+    same = {k: float(v) for k, v in plain._gan_losses(x, s, training=False).items()}
+    h = {k: float(v) for k, v in heavy._gan_losses(x, s, training=False).items()}
+    assert h["identity_loss"] > same["identity_loss"]
+    assert h["cycle_loss"] > same["cycle_loss"]
+    # image-domain terms are untouched
+    assert h["selection_loss"] == pytest.approx(same["selection_loss"])
+    assert h["adv_s_loss"] == pytest.approx(same["adv_s_loss"])
+    with pytest.raises(InputError, match="foreground_weight"):
+        dataclasses.replace(cfg, foreground_weight=0.0)

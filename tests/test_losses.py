@@ -92,3 +92,17 @@ def test_weighted_l1_weights_each_channel():
     assert float(L.weighted_l1(a, b)) == pytest.approx(1.0)
     # mean(1 * 1, 3.5 * 1) = 2.25
     assert float(L.weighted_l1(a, b, [1.0, 3.5])) == pytest.approx(2.25)
+
+
+def test_weighted_l1_foreground_weight_counts_target_foreground_voxels():
+    # target a: one foreground voxel (+1) and three background voxels (-1)
+    a = -np.ones((1, 1, 1, 4, 1), np.float32)
+    a[..., 0, 0] = 1.0
+    b = np.zeros_like(a)  # every voxel off by 1
+    assert float(L.weighted_l1(a, b)) == pytest.approx(1.0)
+    # (10 * 1 + 3 * 1) / 4
+    assert float(L.weighted_l1(a, b, foreground_weight=10.0)) == pytest.approx(3.25)
+    # the empty mask: plain L1 prefers it to the true mask's opposite on 3/4 voxels
+    empty = -np.ones_like(a)
+    assert float(L.weighted_l1(a, empty)) == pytest.approx(0.5)
+    assert float(L.weighted_l1(a, empty, foreground_weight=10.0)) == pytest.approx(5.0)

@@ -27,7 +27,8 @@ input (so G_S(mask) must also reproduce the pair channel).
 4. discriminator scores of real and translated images and masks;
 5. losses: generators ``adv_S + adv_I + lambda_cycle * cycle + lambda_identity *
    identity`` (eqs. 4.1-4.5, LSGAN; mask L1 terms weighted per channel by
-   ``class_weights``); discriminators: the LSGAN losses of D_S and D_I;
+   ``class_weights`` and, at ``foreground_weight`` != 1, per foreground voxel);
+   discriminators: the LSGAN losses of D_S and D_I;
 6. both generators updated by ``g_optimizer``, both discriminators by ``d_optimizer``.
 
 Checkpoint rule without ground truth (``monitor_for("cyclegan")``): the trainer keeps
@@ -163,10 +164,10 @@ class CycleGAN(keras.Model):
         same_i = self.g_i(match_channels(i, c.n_classes), training=t)
         ds_real, ds_fake = self.d_s(s, training=t), self.d_s(fake_s, training=t)
         di_real, di_fake = self.d_i(i, training=t), self.d_i(fake_i, training=t)
-        w = c.class_weights  # step 5
+        w, fw = c.class_weights, c.foreground_weight  # step 5
         cycle_image = weighted_l1(i, cycled_i)
-        cycle = cycle_image + weighted_l1(s, cycled_s, w)
-        identity = weighted_l1(s, same_s, w) + weighted_l1(i, same_i)
+        cycle = cycle_image + weighted_l1(s, cycled_s, w, fw)
+        identity = weighted_l1(s, same_s, w, fw) + weighted_l1(i, same_i)
         adv_s = lsgan_generator_loss(ds_fake)
         adv_i = lsgan_generator_loss(di_fake)
         g_loss = adv_s + adv_i + c.lambda_cycle * cycle + c.lambda_identity * identity
