@@ -89,7 +89,7 @@ def _profiles() -> dict[str, Profile]:
             inference_patch_shape=(32, 64, 64),
             inference_overlap=0.25,
             inference_batch=4,
-            foreground_fraction=0.8,
+            foreground_fraction=0.65,
             book_minutes=60,
         ),
         "paper": Profile(
