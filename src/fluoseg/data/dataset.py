@@ -106,7 +106,7 @@ def dataset_spec(name: str, seed: int = 0) -> DatasetSpec:
 
 
 # Acquisition sessions: the training crops were imaged in one session, the test crops
-# in another with more laser power and detector gain (brighter, by 2-3x), as happens
+# in another with a higher detector gain (brighter by 2-3x, same SNR), as happens
 # when a lab adds new images to a study. A per-crop percentile stretch removes the
 # difference; a model fed raw intensities meets brighter objects than it was trained
 # on (the thesis's raw U-Net over-segments: precision 0.29, recall 0.99, Table 5.1).
