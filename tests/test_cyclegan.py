@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import keras
@@ -22,9 +23,13 @@ from fluoseg.models import (
 )
 from fluoseg.models.blocks import build_resnet_generator
 from fluoseg.models.cyclegan import (
+    LinearDecay,
     ModeCollapseMonitor,
+    SelectionScore,
     collapse_statistics,
+    decay_factor,
     match_channels,
+    selection_score,
     synthetic_probe,
 )
 
@@ -204,7 +209,8 @@ def test_collapse_statistics_exact():
 def test_mode_collapse_monitor_stops_on_identical_outputs():
     cfg = model_config("cyclegan", "smoke", 2)
     model = build_model("cyclegan", cfg)
-    (monitor,) = extra_callbacks("cyclegan", model, cfg)
+    score, monitor = extra_callbacks("cyclegan", model, cfg)
+    assert isinstance(score, SelectionScore)  # runs first: the monitor overrides it
     assert isinstance(monitor, ModeCollapseMonitor)
     monitor.set_model(model)
     logs = {"val_selection_loss": 0.5}
@@ -242,8 +248,77 @@ def test_foreground_weight_only_reweights_the_mask_losses():
     h = {k: float(v) for k, v in heavy._gan_losses(x, s, training=False).items()}
     assert h["identity_loss"] > same["identity_loss"]
     assert h["cycle_loss"] > same["cycle_loss"]
-    # image-domain terms are untouched
-    assert h["selection_loss"] == pytest.approx(same["selection_loss"])
+    # image-domain terms and the selection statistics are untouched
     assert h["adv_s_loss"] == pytest.approx(same["adv_s_loss"])
+    assert h["adv_i_loss"] == pytest.approx(same["adv_i_loss"])
+    assert h["fg_pred_1"] == pytest.approx(same["fg_pred_1"])
     with pytest.raises(InputError, match="foreground_weight"):
         dataclasses.replace(cfg, foreground_weight=0.0)
+
+
+def _stats(prefix, rows):
+    keys = ("fg_pred", "fg_ref", "cycle_inter", "cycle_total")
+    return {
+        f"{prefix}{key}_{k}": v
+        for k, row in enumerate(rows)
+        for key, v in zip(keys, row, strict=True)
+    }
+
+
+def test_selection_score_exact_values():
+    eps = 1e-4
+    # class 0: cycle Dice 2*0.01/0.04 = 0.5, foreground matches -> 0.5
+    # class 1: perfect cycle, G_S draws nothing -> |log(eps / (0.01 + eps))|
+    logs = _stats("val_", [(0.02, 0.02, 0.01, 0.04), (0.0, 0.01, 0.01, 0.02)])
+    expected = (0.5 + abs(math.log(eps / (0.01 + eps)))) / 2
+    assert selection_score(logs, 2) == pytest.approx(expected)
+    # both empty: a perfect score of 0; a missing statistic: nan
+    assert selection_score(_stats("", [(0.0, 0.0, 0.0, 0.0)]), 1, "") == 0.0
+    assert math.isnan(selection_score(logs, 3))
+    # an empty G_S ranks below one that draws the mask domain's amount
+    drawn = _stats("val_", [(0.02, 0.02, 0.008, 0.04)] * 2)
+    assert selection_score(drawn, 2) < selection_score(logs, 2)
+
+
+def test_selection_statistics_and_callback_on_known_masks():
+    cfg = model_config("cyclegan", "smoke", 2)
+    m = build_model("cyclegan", cfg)
+    s = -np.ones((1, 4, 4, 4, 2), np.float32)
+    s[0, :2, ..., 0] = 1.0  # half the voxels of class 0
+    fake = -np.ones_like(s)
+    fake[0, :1, ..., 0] = 1.0  # G_S draws a quarter of them
+    stats = {k: float(v) for k, v in m._selection_statistics(fake, s, s).items()}
+    assert stats["fg_ref_0"] == 0.5 and stats["fg_pred_0"] == 0.25
+    assert stats["cycle_inter_0"] == 0.5 and stats["cycle_total_0"] == 1.0
+    assert stats["fg_ref_1"] == 0.0 and stats["cycle_total_1"] == 0.0
+    logs = {f"val_{k}": v for k, v in stats.items()}
+    SelectionScore(2).on_epoch_end(0, logs)
+    assert logs["val_selection_loss"] == pytest.approx(
+        (abs(math.log((0.25 + 1e-4) / (0.5 + 1e-4))) + 0.0) / 2
+    )
+    assert "selection_loss" not in logs  # no training statistics in these logs
+
+
+def test_linear_decay_schedule_exact_and_resumable():
+    assert [decay_factor(e, 4, 0.5) for e in range(4)] == [1.0, 1.0, 1.0, 0.5]
+    assert [decay_factor(e, 10, 0.5) for e in (4, 5, 6, 9)] == [1.0, 1.0, 0.8, 0.2]
+    assert decay_factor(9, 10, 1.0) == 1.0  # the thesis: constant
+    cfg = dataclasses.replace(model_config("cyclegan", "smoke", 2), decay_from=0.5)
+    model = build_model("cyclegan", cfg)
+    callbacks = extra_callbacks("cyclegan", model, cfg, epochs=10)
+    assert isinstance(callbacks[0], LinearDecay)
+    assert not any(
+        isinstance(c, LinearDecay)
+        for c in extra_callbacks("cyclegan", model, model_config("cyclegan", "smoke"))
+    )
+    decay = callbacks[0]
+    decay.set_model(model)
+    decay.on_epoch_begin(8)  # as a resumed run starts: the schedule of epoch 8
+    assert float(model.g_optimizer.learning_rate) == pytest.approx(
+        cfg.gen_learning_rate * 0.4
+    )
+    assert float(model.d_optimizer.learning_rate) == pytest.approx(
+        cfg.disc_learning_rate * 0.4
+    )
+    with pytest.raises(InputError, match="decay_from"):
+        dataclasses.replace(cfg, decay_from=1.5)

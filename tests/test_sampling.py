@@ -8,6 +8,8 @@ import pytest
 from fluoseg.errors import InputError
 from fluoseg.sampling import (
     PatchSampler,
+    bright_proposals,
+    fixed_mask_patches,
     fixed_patches,
     grid_origins,
     grid_split,
@@ -176,6 +178,34 @@ def test_validation_split_and_fixed_patches() -> None:
     b = fixed_patches([image], [mask], PATCH, 6, 0.8, seed=1)
     np.testing.assert_array_equal(a[0], b[0])
     assert a[0].shape == (6, *PATCH, 2) and a[1].shape == (6, *PATCH, 2)
+
+
+def test_fixed_mask_patches_are_seeded_and_object_centred() -> None:
+    _, mask = _cube_volume()
+    a = fixed_mask_patches([mask], PATCH, 10, 1.0, seed=3)
+    np.testing.assert_array_equal(a, fixed_mask_patches([mask], PATCH, 10, 1.0, 3))
+    assert a.shape == (10, *PATCH, 2) and a.dtype == np.float32
+    # every patch centred on the cube (foreground fraction 1) holds part of it
+    assert (a[..., 0].reshape(10, -1).sum(1) > 0).all()
+    assert a[..., 1].sum() == 0
+    empty = fixed_mask_patches([mask], PATCH, 10, 0.0, seed=3)
+    assert empty[..., 0].sum() < a[..., 0].sum()
+    with pytest.raises(InputError, match="no masks"):
+        fixed_mask_patches([], PATCH, 2, 0.5, seed=0)
+
+
+def test_bright_proposals_find_the_bright_cube_without_its_mask() -> None:
+    image, mask = _cube_volume()
+    rng = np.random.default_rng(0)
+    image = image + rng.normal(0.0, 0.05, image.shape).astype(np.float32)
+    prop = bright_proposals(image, sigma=1.0, quantile=99.9)
+    assert prop.shape == image.shape and prop.dtype == np.uint8
+    # 0.1 % of 32000 voxels = 32 per channel, the brightest after smoothing
+    assert prop[..., 0].sum() == 32
+    assert mask[..., 0][prop[..., 0] == 1].all()  # all inside the 64-voxel cube...
+    assert prop[10, 20, 20, 0] == 1  # ...and its centre among them
+    with pytest.raises(InputError, match="Z, Y, X, C"):
+        bright_proposals(image[..., 0])
 
 
 def test_bad_input_raises_input_error() -> None:

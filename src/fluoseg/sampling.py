@@ -77,6 +77,25 @@ def preprocess_image(image: np.ndarray, raw: bool) -> np.ndarray:
     return np.asarray(normalize_percentile(image), dtype=np.float32)
 
 
+def bright_proposals(
+    image: np.ndarray, sigma: float = 1.0, quantile: float = 99.7
+) -> np.ndarray:
+    """Annotation-free patch centres: per channel, the voxels of the Gaussian-smoothed
+    ``image`` (Z, Y, X, C) above its ``quantile`` percentile, as a (Z, Y, X, C) uint8
+    mask. The unsupervised CycleGAN centres its image patches on these instead of on
+    annotated objects."""
+    from scipy import ndimage
+
+    img = np.asarray(image, dtype=np.float32)
+    if img.ndim != 4:
+        raise InputError(f"image must be (Z, Y, X, C), got shape {img.shape}")
+    out = np.zeros(img.shape, dtype=np.uint8)
+    for c in range(img.shape[-1]):
+        smooth = ndimage.gaussian_filter(img[..., c], sigma)
+        out[..., c] = smooth > np.percentile(smooth, quantile)
+    return out
+
+
 def class_voxels(mask: np.ndarray, balance: bool = True) -> list[np.ndarray]:
     """Flat indices of the foreground voxels of each class present in ``mask``.
 
@@ -370,6 +389,33 @@ def fixed_patches(
     rng = np.random.default_rng([int(seed), VALIDATION_STREAM])
     x, y = sampler._draw_pair(rng, n)
     return np.stack(x).astype(np.float32), np.stack(y).astype(np.float32)
+
+
+def fixed_mask_patches(
+    masks: Sequence[np.ndarray],
+    patch_shape: Sequence[int],
+    n: int,
+    foreground_fraction: float,
+    seed: int,
+    balance_classes: bool = True,
+) -> np.ndarray:
+    """``n`` seeded mask patches (n, *patch, classes) float32 drawn from ``masks``
+    alone, as ``fixed_patches`` draws its pairs (the CycleGAN's validation masks from
+    the unpaired domain)."""
+    if len(masks) == 0:
+        raise InputError("no masks to draw validation patches from")
+    shape = tuple(int(p) for p in patch_shape)
+    vols = [_volume(None, m, shape, balance_classes) for m in masks]
+    sizes = np.array([v.mask[..., 0].size for v in vols], dtype=float)
+    rng = np.random.default_rng([int(seed), VALIDATION_STREAM, 1])
+    out = []
+    for c in rng.choice(len(vols), size=int(n), p=sizes / sizes.sum()):
+        v = vols[int(c)]
+        (o,) = sample_origins(
+            v.mask, shape, 1, foreground_fraction, rng, foreground=v.foreground
+        )
+        out.append(_cut(v.mask, o, shape))
+    return np.stack(out).astype(np.float32)
 
 
 def split_crops(names: Sequence[str]) -> tuple[list[int], list[int]]:

@@ -16,7 +16,7 @@ is called, so importing this package stays cheap):
   CycleGAN ``val_selection_loss``, needing no ground truth: see
   ``fluoseg.models.cyclegan``).
 - ``extra_callbacks(name, model, config)``: model-specific callbacks (CycleGAN: the
-  ``ModeCollapseMonitor``).
+  ``SelectionScore`` checkpoint rule and the ``ModeCollapseMonitor``).
 - ``model_optimizers(model) -> dict[str, Optimizer]``: every optimizer of a model, with
   its variables already built. ``model.save_weights``/``load_weights`` of any of the
   three models also store and restore these optimizers' variables (Keras 3 saves the
@@ -115,9 +115,16 @@ def monitor_for(name: str) -> tuple[str, str]:
 
 
 def extra_callbacks(
-    name: str, model: keras.Model, config: ModelConfig, probe: Any = None
+    name: str,
+    model: keras.Model,
+    config: ModelConfig,
+    probe: Any = None,
+    epochs: int | None = None,
 ) -> list[keras.callbacks.Callback]:
-    """Model-specific callbacks: for the CycleGAN a ``ModeCollapseMonitor``.
+    """Model-specific callbacks, in the order they must run: for the CycleGAN a
+    ``LinearDecay`` of the learning rates (when ``epochs`` is given and
+    ``config.decay_from < 1``), a ``SelectionScore`` (writes ``val_selection_loss``)
+    and a ``ModeCollapseMonitor``.
 
     ``probe`` (optional) is a fixed batch of different images (B,Z,Y,X,2) in [0, 1];
     without one the monitor uses a seeded synthetic probe.
@@ -125,9 +132,19 @@ def extra_callbacks(
     _check_config(name, config)
     if name != "cyclegan":
         return []
-    from fluoseg.models.cyclegan import ModeCollapseMonitor
+    from fluoseg.models.cyclegan import (
+        LinearDecay,
+        ModeCollapseMonitor,
+        SelectionScore,
+    )
 
-    return [ModeCollapseMonitor(config, probe=probe)]  # type: ignore[arg-type]
+    decay = []
+    if epochs is not None and config.decay_from < 1.0:  # type: ignore[union-attr]
+        decay = [LinearDecay(config, epochs)]  # type: ignore[arg-type]
+    return decay + [
+        SelectionScore(config.n_classes),
+        ModeCollapseMonitor(config, probe=probe),  # type: ignore[arg-type]
+    ]
 
 
 def model_optimizers(model: keras.Model) -> dict[str, Any]:

