@@ -230,6 +230,23 @@ def test_predict_keeps_the_exact_shape(trained: Run) -> None:
     np.testing.assert_array_equal(mask, (probs > 0.5).astype(np.uint8))
 
 
+def test_predict_blending_modes_differ_only_in_the_weights(
+    trained: Run,
+) -> None:
+    rng = np.random.default_rng(1)
+    volume = rng.random((13, 21, 27, 2)).astype(np.float32)
+    loaded = Run.load(trained.path)
+    modes = {m: loaded.predict(volume, blending=m) for m in ("gaussian", "constant")}
+    assert modes["gaussian"].shape == modes["constant"].shape == (13, 21, 27, 2)
+    # only a weighted average of the same window outputs: same range, not identical
+    assert not np.array_equal(modes["gaussian"], modes["constant"])
+    np.testing.assert_allclose(
+        modes["gaussian"].mean(), modes["constant"].mean(), atol=0.05
+    )
+    with pytest.raises(InputError, match="blending"):
+        loaded.predict(volume, blending="median")
+
+
 def test_evaluate_on_test_rows_and_timing(trained: Run) -> None:
     table = evaluate_on_test(trained)
     assert sorted(set(table["crop"])) == ["I1", "I2", "average"]

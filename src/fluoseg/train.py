@@ -321,13 +321,19 @@ class Run:
         return tuple(int(s) for s in spatial)  # type: ignore[return-value]
 
     def predict(
-        self, volume: np.ndarray, tta: bool = False, progress: bool = False
+        self,
+        volume: np.ndarray,
+        tta: bool = False,
+        progress: bool = False,
+        blending: str = "gaussian",
     ) -> np.ndarray:
         """Probabilities (Z, Y, X, n) float32 for an image (Z, Y, X, 2) in [0, 1].
 
         Applies the run's pre-processing (percentile stretch unless raw) and slides the
-        profile's inference window (overlap, batch) over the whole volume; the output
-        has exactly the input's spatial shape.
+        profile's inference window (overlap, batch) over the whole volume, blending
+        the windows as ``fluoseg.inference.predict_volume`` does (``"gaussian"``,
+        ``"constant"`` or the thesis's ``"thesis"``); the output has exactly the
+        input's spatial shape.
         """
         from fluoseg.inference import predict_volume
         from fluoseg.sampling import preprocess_image
@@ -356,6 +362,7 @@ class Run:
             window,
             overlap=prof.inference_overlap,
             batch_size=prof.inference_batch,
+            blending=blending,
             tta=tta,
             progress=progress,
         )
@@ -367,11 +374,12 @@ class Run:
         threshold: float = 0.5,
         tta: bool = False,
         progress: bool = False,
+        blending: str = "gaussian",
     ) -> np.ndarray:
         """The mask (Z, Y, X, n) uint8 {0, 1}: ``predict(volume) > threshold``."""
         if not 0.0 < float(threshold) < 1.0:
             raise InputError(f"threshold must be in (0, 1), got {threshold}")
-        probs = self.predict(volume, tta=tta, progress=progress)
+        probs = self.predict(volume, tta=tta, progress=progress, blending=blending)
         return (probs > float(threshold)).astype(np.uint8)
 
 
@@ -987,8 +995,10 @@ def evaluate_on_test(
     data_dir: str | os.PathLike | None = None,
     tta: bool = False,
     threshold: float = 0.5,
+    blending: str = "gaussian",
 ) -> pd.DataFrame:
-    """Segment every test crop with ``run`` and score it against ``truth`` masks.
+    """Segment every test crop with ``run`` and score it against ``truth`` masks
+    (``tta``, ``threshold`` and ``blending`` as in :meth:`Run.segment`).
 
     Returns one row per (crop, class) with ``fluoseg.metrics.evaluate``'s columns plus
     ``crop`` and ``seconds`` (wall time of the crop's prediction), then the per-class
@@ -1013,7 +1023,9 @@ def evaluate_on_test(
     names = list(CLASS_NAMES[: run.n_classes])
     for crop in crops:
         t0 = time.perf_counter()
-        mask = run.segment(crop.image, threshold=threshold, tta=tta)
+        mask = run.segment(
+            crop.image, threshold=threshold, tta=tta, blending=blending
+        )
         seconds = time.perf_counter() - t0
         frame = evaluate(mask, crop.mask, class_names=names)
         frames.append(frame)
