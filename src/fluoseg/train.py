@@ -754,7 +754,7 @@ def _unpaired_validation(
 ) -> np.ndarray:
     """The CycleGAN's ``n`` validation masks, drawn from ``source`` independently of
     the validation images: its unpaired domain (the synthetic masks when
-    unsupervised, so the checkpoint rule reads no annotation), or, supervised, the
+    unsupervised, so the checkpoint rule uses no annotation), or, supervised, the
     held-out masks."""
     from fluoseg.sampling import fixed_mask_patches
 

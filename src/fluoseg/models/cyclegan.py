@@ -33,7 +33,7 @@ input (so G_S(mask) must also reproduce the pair channel).
 
 Checkpoint rule without ground truth (``monitor_for("cyclegan")``): the validation
 batches pair validation images with masks from the *unpaired* domain (the synthetic
-masks when unsupervised), so no annotation is read. ``test_step`` tracks, per class,
+masks when unsupervised), so no annotation is used. ``test_step`` tracks, per class,
 the foreground fraction of ``G_S(i) > 0.5`` on the images and of the unpaired masks,
 and the overlap of the mask cycle ``G_S(G_I(s))`` with ``s``; ``SelectionScore`` turns
 them into ``val_selection_loss = mean over classes of (1 - cycle Dice) + |log((f_pred
