@@ -127,6 +127,24 @@ def test_batches_are_bounded_and_every_window_is_seen():
     assert max(calls) <= 4 and sum(calls) == 16
 
 
+def test_short_last_batch_is_padded_to_one_shape(rng):
+    shapes = []
+
+    def spy(batch):
+        shapes.append(batch.shape)
+        return linear(batch)
+
+    vol = rng.random((8, 16, 40, 1)).astype(np.float32)
+    # x starts 0, 8, 16, 24: 4 windows per row, batches of 3 -> 3 + 1 (padded)
+    out = predict_volume(spy, vol, (8, 16, 16), overlap=0.5, batch_size=3)
+    assert shapes == [(3, 8, 16, 16, 1)] * 2
+    np.testing.assert_allclose(out, 2 * vol + 1, rtol=2e-6)
+    # fewer windows than the batch: the batch shrinks to them, nothing is padded
+    shapes.clear()
+    predict_volume(spy, vol[:, :, :16], (8, 16, 16), batch_size=4)
+    assert shapes == [(1, 8, 16, 16, 1)]
+
+
 def test_memory_is_bounded_by_slab_not_windows():
     vol = np.zeros((4, 1024, 32, 1), dtype=np.uint8)  # 128 KiB, 381 windows
     tracemalloc.start()
@@ -205,5 +223,5 @@ def test_accepts_a_volume_and_a_memory_map(tmp_path, tiny_volume):
 def test_progress_bar_counts_windows(capsys):
     vol = np.zeros((8, 40, 40, 1), dtype=np.float32)
     out = predict_volume(lambda b: b + 1, vol, (8, 16, 16), overlap=0.5, progress=True)
-    np.testing.assert_allclose(out, 1.0)
+    np.testing.assert_allclose(out, 1.0, rtol=1e-6)
     assert "16/16" in capsys.readouterr().err

@@ -185,14 +185,6 @@ def _predict_batch(fn: Callable | object, batch: np.ndarray, tta: bool) -> np.nd
     return total / np.float32(8.0)
 
 
-def _scale_window(window: np.ndarray) -> np.ndarray:
-    if window.dtype == bool:
-        return window.astype(np.float32)
-    if np.issubdtype(window.dtype, np.integer):
-        return (window / np.float32(np.iinfo(window.dtype).max)).astype(np.float32)
-    return window.astype(np.float32, copy=False)
-
-
 def predict_volume(
     fn: Callable | object,
     volume: np.ndarray,
@@ -217,7 +209,8 @@ def predict_volume(
         patch_shape: window (pz, py, px).
         overlap: fraction of the window shared by neighbours (ignored if ``step``).
         step: window step per axis (int or 3 ints), at most the window.
-        batch_size: windows per model call.
+        batch_size: windows per model call (a short last batch is zero-padded to
+            it, so a traced model sees one shape; the padding is dropped).
         blending: ``"gaussian"``, ``"constant"`` or ``"thesis"`` (see module doc).
         tta: average the 8 flips over (z, y, x): flip in, predict, flip back.
         threshold: if given, return uint8 ``probability > threshold``.
@@ -256,27 +249,45 @@ def predict_volume(
 
     out: np.ndarray | None = None
     acc: np.ndarray | None = None
-    wsum = np.zeros((ez, py, ex), dtype=np.float32)
+    buf: np.ndarray | None = None
     plane = list(itertools.product(zs.tolist(), xs.tolist()))
+    # every row of windows covers the same (z, x) positions: its weight sum is the same
+    row_w = np.zeros((ez, py, ex), dtype=np.float32)
+    for z0, x0 in plane:
+        row_w[z0 : z0 + pz, :, x0 : x0 + px] += weights
+    wsum = np.zeros_like(row_w)
+    w4 = weights[..., None]
+    # one batch shape for every call: a short last batch is zero-padded (a traced
+    # model would otherwise trace again on the new shape), the padding dropped after
+    full = min(batch_size, len(plane))
+    batch = np.zeros((full, pz, py, px, vol.shape[3]), np.float32)
+    scale = None
+    if vol.dtype != bool and np.issubdtype(vol.dtype, np.integer):
+        scale = np.float32(np.iinfo(vol.dtype).max)
     try:
         for j, y0 in enumerate(ys.tolist()):
-            for b0 in range(0, len(plane), batch_size):
-                chunk = plane[b0 : b0 + batch_size]
-                batch = np.empty((len(chunk), pz, py, px, vol.shape[3]), np.float32)
+            for b0 in range(0, len(plane), full):
+                chunk = plane[b0 : b0 + full]
                 for k, (z0, x0) in enumerate(chunk):
-                    batch[k] = _scale_window(
-                        _gather(vol, maps, (z0, y0, x0), patch, shape)
-                    )
+                    win = _gather(vol, maps, (z0, y0, x0), patch, shape)
+                    if scale is None:
+                        batch[k] = win
+                    else:
+                        np.divide(win, scale, out=batch[k], dtype=np.float32)
+                batch[len(chunk) :] = 0.0
                 pred = _predict_batch(fn, batch, tta)
                 if acc is None:
-                    acc = np.zeros((ez, py, ex, pred.shape[-1]), dtype=np.float32)
+                    n_out = pred.shape[-1]
+                    acc = np.zeros((ez, py, ex, n_out), dtype=np.float32)
                     out_dtype = np.uint8 if threshold is not None else np.float32
-                    out = np.zeros((*shape, pred.shape[-1]), dtype=out_dtype)
+                    out = np.zeros((*shape, n_out), dtype=out_dtype)
+                    buf = np.empty((pz, py, px, n_out), dtype=np.float32)
                 for k, (z0, x0) in enumerate(chunk):
-                    acc[z0 : z0 + pz, :, x0 : x0 + px] += pred[k] * weights[..., None]
-                    wsum[z0 : z0 + pz, :, x0 : x0 + px] += weights
+                    np.multiply(pred[k], w4, out=buf)
+                    acc[z0 : z0 + pz, :, x0 : x0 + px] += buf
                 if bar is not None:
                     bar.update(len(chunk))
+            wsum += row_w
             # rows [y0, next start) are final: no later window reaches them
             nxt = int(ys[j + 1]) if j + 1 < len(ys) else y0 + py
             done = nxt - y0
