@@ -181,6 +181,16 @@ def test_train_then_predict_writes_the_exact_shape(
     mask = read_mask(mask_path, 2)
     assert mask.shape == (11, 19, 23, 2)
     assert set(np.unique(mask)) <= {0, 1}
+    # bfloat16 arithmetic: the same mask but for voxels near the threshold
+    bf_path = tmp_path / "mask_bf16.tif"
+    bf_argv = [*argv[:-1], str(bf_path), "--precision", "bfloat16"]
+    code, _, err = _run(capsys, bf_argv)
+    assert code == 0, err
+    assert np.mean(read_mask(bf_path, 2) == mask) > 0.98
+    with pytest.raises(SystemExit) as exc:
+        main([*bf_argv[:-1], "float16", "--overwrite"])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and len(err.splitlines()) == 1 and "float16" in err
     # again: refused without --overwrite, accepted with it
     assert _run(capsys, argv)[0] == 2
     code, _, err = _run(

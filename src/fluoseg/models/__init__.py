@@ -22,6 +22,10 @@ is called, so importing this package stays cheap):
   three models also store and restore these optimizers' variables (Keras 3 saves the
   optimizers that are attributes of the model), so a fresh ``build_model`` followed by
   ``load_weights`` resumes training exactly.
+- ``with_precision(net, precision)``: a copy of a segmenter computing in
+  ``"bfloat16"`` (Keras ``mixed_bfloat16``: bf16 compute, float32 weights and heads)
+  or the network itself for ``"float32"``; an inference opt-in measured in
+  ``benchmarks/NOTES.md``.
 - ``toy_batch(...)``: tiny seeded (images, masks) of spheres, for demos and tests.
 - ``layer_table(model)``: a compact per-layer table (name, type, kernel, stride,
   output channels, parameters) for the book.
@@ -59,7 +63,10 @@ __all__ = [
     "monitor_for",
     "segmenter",
     "toy_batch",
+    "with_precision",
 ]
+
+PRECISIONS: tuple[str, ...] = ("float32", "bfloat16")
 
 _CONFIG_FOR = {"unet": UNetConfig, "vox2vox": Vox2VoxConfig, "cyclegan": CycleGANConfig}
 
@@ -102,6 +109,48 @@ def segmenter(model: keras.Model) -> keras.Model:
     if hasattr(model, "segmenter"):
         return model.segmenter()  # type: ignore[no-any-return]
     return model
+
+
+def _mixed_layers(config: dict) -> None:
+    """Set every layer of a serialised functional ``config`` (nested ones too) to the
+    ``mixed_bfloat16`` policy, except the layers producing its outputs (in place)."""
+    spec = config.get("output_layers", [])
+    # one output is saved as [name, i, j], several as [[name, i, j], ...]
+    outputs = {spec[0]} if spec and isinstance(spec[0], str) else {o[0] for o in spec}
+    for layer in config.get("layers", []):
+        inner = layer.get("config", {})
+        if "layers" in inner:
+            _mixed_layers(inner)
+            continue
+        policy = inner.get("dtype")
+        if isinstance(policy, dict) and inner.get("name") not in outputs:
+            if policy.get("config", {}).get("name") == "float32":
+                policy["config"]["name"] = "mixed_bfloat16"
+
+
+def with_precision(net: keras.Model, precision: str = "float32") -> keras.Model:
+    """``net`` itself (``"float32"``) or a copy that computes in bfloat16.
+
+    The copy has the same weights (kept float32) and runs every layer under Keras's
+    ``mixed_bfloat16`` policy except each (nested) model's output layers, so the
+    probabilities stay float32. On CPUs with AVX512-BF16/AMX this is faster; elsewhere
+    bf16 is emulated and slower, and outputs differ from float32 by bf16 rounding
+    (about 3 significant digits): measure both before choosing.
+
+    Raises:
+        InputError: ``precision`` not in ``PRECISIONS``.
+    """
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "float32":
+        return net
+    import keras
+
+    spec = keras.saving.serialize_keras_object(net)
+    _mixed_layers(spec["config"])
+    copy = keras.saving.deserialize_keras_object(spec)
+    copy.set_weights(net.get_weights())
+    return copy
 
 
 def monitor_for(name: str) -> tuple[str, str]:
