@@ -4,12 +4,14 @@ One case per ``model-profile[-variant]`` (e.g. ``unet-cpu``, ``unet-cpu-tf_funct
 each in its own process so that its peak RSS is its own. A case builds the untrained
 network, warms it up on one batch (tracing), then times one
 ``fluoseg.inference.predict_volume`` over a synthetic (61, 818, 627, 2) float32 crop
-(the thesis's 627 x 818 x 61 test crops; ``--quick``: a crop of one batch of windows)
-with the profile's window, overlap and batch and Gaussian blending.
+(the thesis's 627 x 818 x 61 test crops; ``--quick``: a crop of one batch of windows,
+timed 5 times, the median reported) with the profile's window, overlap and batch and
+Gaussian blending.
 
 Reported: seconds, voxels/s, windows, FLOPs (windows x the network's forward FLOPs,
 ``fluoseg.flops``), achieved FLOP/s, and (in ``run_all``) its fraction of the peak
-measured in the same run. Variants: see ``netutil``.
+measured in the same run. Variants: see ``netutil``; ``bf16`` here is the package's
+``fluoseg.models.with_precision`` copy called by ``predict_on_batch``, as ``Run`` does.
 """
 
 from __future__ import annotations
@@ -55,8 +57,13 @@ def run_one(case: str, quick: bool, shape: tuple[int, int, int] | None = None) -
     prof = get_profile(profile)
     win = tuple(prof.inference_patch_shape)
     batch = prof.inference_batch
-    policy = "mixed_bfloat16" if variant == "bf16" else None
-    _, seg = build(name, profile, policy=policy)
+    _, seg = build(name, profile)
+    if variant == "bf16":
+        # the package's opt-in (Run.predict(precision="bfloat16")), same call style
+        from fluoseg.models import with_precision
+
+        seg = with_precision(seg, "bfloat16")
+        variant = DEFAULT_VARIANT
     fn = make_fn(seg, variant, batch, win)
     if shape is None:
         shape = quick_shape(profile) if quick else CROP_SHAPE
@@ -67,18 +74,23 @@ def run_one(case: str, quick: bool, shape: tuple[int, int, int] | None = None) -
     t0 = time.perf_counter()
     fn(np.zeros((batch, *win, 2), np.float32))  # trace / warm up
     warm = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    out = predict_volume(
-        fn, volume, win, overlap=prof.inference_overlap, batch_size=batch
-    )
-    seconds = time.perf_counter() - t0
+    # a quick crop is one batch (a fraction of a second): the median of 5 timings;
+    # a whole crop (minutes of windows) is timed once
+    times = []
+    for _ in range(5 if quick else 1):
+        t0 = time.perf_counter()
+        out = predict_volume(
+            fn, volume, win, overlap=prof.inference_overlap, batch_size=batch
+        )
+        times.append(time.perf_counter() - t0)
+    seconds = float(np.median(times))
     assert out.shape[:3] == tuple(shape)
     flop = n_windows * per_window
     return {
         "case": case,
         "model": name,
         "profile": profile,
-        "variant": variant,
+        "variant": parts[2] if len(parts) > 2 else DEFAULT_VARIANT,
         "shape_zyx": list(shape),
         "window": list(win),
         "overlap": prof.inference_overlap,
@@ -88,6 +100,7 @@ def run_one(case: str, quick: bool, shape: tuple[int, int, int] | None = None) -
         "flop": flop,
         "warmup_seconds": warm,
         "seconds": seconds,
+        "repeats_seconds": times,
         "voxels_per_second": float(np.prod(shape)) / seconds,
         "achieved_flops": flop / seconds,
     }
