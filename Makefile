@@ -7,6 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PROFILE ?= cpu
+# make bench BENCH_ARGS=--quick: the benchmark suite in minutes (default: full sizes)
+BENCH_ARGS ?=
 # Quieter TensorFlow in notebooks and tests (messages only, no change in numerics).
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
@@ -57,7 +59,7 @@ test: venv data-smoke lint unit notebooks
 
 bench: venv
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 browser-check: venv
 	bash scripts/browser_check.sh
