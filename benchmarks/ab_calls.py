@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     prof = get_profile(a.profile)
     win, batch = tuple(prof.inference_patch_shape), prof.inference_batch
     _, seg = build("unet", a.profile)
-    _, seg16 = build("unet", a.profile, policy="mixed_bfloat16")
+    from fluoseg.models import with_precision
+
+    seg16 = with_precision(seg, "bfloat16")  # the package's bf16 copy, same weights
     fns = {v: make_fn(seg, v, batch, win) for v in ("predict_on_batch", "call")}
     fns["tf_function"] = make_fn(seg, "tf_function", batch, win)
     fns["bf16"] = make_fn(seg16, "bf16", batch, win)

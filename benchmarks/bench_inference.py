@@ -58,13 +58,13 @@ def run_one(case: str, quick: bool, shape: tuple[int, int, int] | None = None) -
     win = tuple(prof.inference_patch_shape)
     batch = prof.inference_batch
     _, seg = build(name, profile)
+    call = variant
     if variant == "bf16":
         # the package's opt-in (Run.predict(precision="bfloat16")), same call style
         from fluoseg.models import with_precision
 
-        seg = with_precision(seg, "bfloat16")
-        variant = DEFAULT_VARIANT
-    fn = make_fn(seg, variant, batch, win)
+        seg, call = with_precision(seg, "bfloat16"), DEFAULT_VARIANT
+    fn = make_fn(seg, call, batch, win)
     if shape is None:
         shape = quick_shape(profile) if quick else CROP_SHAPE
     volume = synthetic_image(shape)
@@ -90,7 +90,7 @@ def run_one(case: str, quick: bool, shape: tuple[int, int, int] | None = None) -
         "case": case,
         "model": name,
         "profile": profile,
-        "variant": parts[2] if len(parts) > 2 else DEFAULT_VARIANT,
+        "variant": variant,
         "shape_zyx": list(shape),
         "window": list(win),
         "overlap": prof.inference_overlap,

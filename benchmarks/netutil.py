@@ -10,8 +10,8 @@ Prediction-function variants (what ``predict_volume`` calls per batch of windows
 - ``tf_function``: one ``tf.function`` traced once for the fixed shape
   (batch, *window, C); a short last batch is zero-padded to that shape so the
   function is never retraced, and the padding's outputs are dropped;
-- ``bf16``: ``tf_function`` on the network rebuilt under Keras's ``mixed_bfloat16``
-  policy (bfloat16 compute, float32 weights and head).
+- ``bf16``: ``tf_function`` on a bfloat16 network (``ab_calls`` passes the package's
+  ``fluoseg.models.with_precision`` copy: bf16 compute, float32 weights and head).
 """
 
 from __future__ import annotations

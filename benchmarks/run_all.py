@@ -10,10 +10,10 @@ Usage::
 
 Order: peak first (always at full size, also with ``--quick``), then inference,
 training, peer (needs torch and monai: ``pip install -e ".[bench]"``), memory, book,
-and the peak again; every fraction is of
-the better of the two peaks measured in this run (``peak_used``). Each case runs in its
-own process. Numbers taken while other work shares the cores are low and noisy; the
-JSON records the load average at the start and the end so a reader can tell.
+and the peak again; every fraction is of the better of the two peaks measured in this
+run (``peak_used``). Each case runs in its own process. Numbers taken while other work
+shares the cores are low and noisy; the JSON records the load average at the start and
+the end so a reader can tell.
 """
 
 from __future__ import annotations
