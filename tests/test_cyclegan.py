@@ -322,3 +322,37 @@ def test_linear_decay_schedule_exact_and_resumable():
     )
     with pytest.raises(InputError, match="decay_from"):
         dataclasses.replace(cfg, decay_from=1.5)
+
+
+def test_hard_cycle_mask_is_a_straight_through_sign():
+    cfg = dataclasses.replace(model_config("cyclegan", "smoke", 2), cycle_mask="hard")
+    model = build_model("cyclegan", cfg)
+    soft = tf.constant([[-0.9, -0.2, 0.0, 0.1, 0.95]])
+    with tf.GradientTape() as tape:
+        tape.watch(soft)
+        out = model._cycle_input(soft)
+        total = tf.reduce_sum(out * tf.constant([[1.0, 2.0, 3.0, 4.0, 5.0]]))
+    np.testing.assert_array_equal(out.numpy(), [[-1, -1, -1, 1, 1]])
+    # the forward pass is the sign, the backward pass the identity's
+    np.testing.assert_allclose(tape.gradient(total, soft).numpy(), [[1, 2, 3, 4, 5]])
+    soft_model = build_model("cyclegan", model_config("cyclegan", "smoke", 2))
+    assert soft_model._cycle_input(soft) is soft
+    with pytest.raises(InputError, match="cycle_mask"):
+        dataclasses.replace(cfg, cycle_mask="binary")
+
+
+def test_image_cycle_weight_scales_only_the_image_cycle():
+    x, s = toy_patch(2)
+    cfg = model_config("cyclegan", "smoke", 2)
+    full = build_model("cyclegan", cfg)
+    none = build_model("cyclegan", dataclasses.replace(cfg, image_cycle_weight=0.0))
+    half = build_model("cyclegan", dataclasses.replace(cfg, image_cycle_weight=0.5))
+    none.set_weights(full.get_weights())
+    half.set_weights(full.get_weights())
+    f = float(full._gan_losses(x, s, training=False)["cycle_loss"])
+    n = float(none._gan_losses(x, s, training=False)["cycle_loss"])
+    h = float(half._gan_losses(x, s, training=False)["cycle_loss"])
+    assert 0 < n < f  # only the mask cycle is left
+    assert h == pytest.approx((f + n) / 2, rel=1e-5)  # linear in the weight
+    with pytest.raises(InputError, match="image_cycle_weight"):
+        dataclasses.replace(cfg, image_cycle_weight=-1.0)

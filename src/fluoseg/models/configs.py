@@ -46,6 +46,7 @@ MODEL_NAMES: tuple[str, ...] = ("unet", "vox2vox", "cyclegan")
 NORMS: tuple[str, ...] = ("batch", "instance", "none")
 INITS: tuple[str, ...] = ("glorot_uniform", "he_normal", "normal")
 RESIDUAL_MODES: tuple[str, ...] = ("concat", "sum")
+CYCLE_MASK_MODES: tuple[str, ...] = ("soft", "hard")
 UNET_LOSSES: tuple[str, ...] = ("dice", "bce_dice")
 
 # Per-class loss weights of the thesis, in class order (nuclei, golgi, pair).
@@ -294,6 +295,8 @@ class CycleGANConfig(_Config):
     foreground_weight: float = 1.0
     decay_from: float = 1.0
     threshold: float = 0.5
+    image_cycle_weight: float = 1.0
+    cycle_mask: str = "soft"
 
     model = "cyclegan"
 
@@ -314,6 +317,14 @@ class CycleGANConfig(_Config):
             )
         if not 0.0 <= self.decay_from <= 1.0:
             raise InputError(f"decay_from must be in [0, 1], got {self.decay_from}")
+        if self.cycle_mask not in CYCLE_MASK_MODES:
+            raise InputError(
+                f"cycle_mask must be one of {CYCLE_MASK_MODES}, got {self.cycle_mask!r}"
+            )
+        if self.image_cycle_weight < 0:
+            raise InputError(
+                f"image_cycle_weight must be >= 0, got {self.image_cycle_weight}"
+            )
         _check_divisible(self, max(self.n_down, self.disc_layers - 1))
 
 

@@ -165,7 +165,7 @@ class CycleGAN(keras.Model):
         i = 2.0 * x - 1.0  # step 1
         s = 2.0 * ops.cast(s, x.dtype) - 1.0
         fake_s = self.g_s(i, training=t)  # step 2
-        cycled_i = self.g_i(fake_s, training=t)
+        cycled_i = self.g_i(self._cycle_input(fake_s), training=t)
         fake_i = self.g_i(s, training=t)
         cycled_s = self.g_s(fake_i, training=t)
         same_s = self.g_s(match_channels(s, c.in_channels), training=t)  # step 3
@@ -173,7 +173,9 @@ class CycleGAN(keras.Model):
         ds_real, ds_fake = self.d_s(s, training=t), self.d_s(fake_s, training=t)
         di_real, di_fake = self.d_i(i, training=t), self.d_i(fake_i, training=t)
         w, fw = c.class_weights, c.foreground_weight  # step 5
-        cycle = weighted_l1(i, cycled_i) + weighted_l1(s, cycled_s, w, fw)
+        cycle = c.image_cycle_weight * weighted_l1(i, cycled_i) + weighted_l1(
+            s, cycled_s, w, fw
+        )
         identity = weighted_l1(s, same_s, w, fw) + weighted_l1(i, same_i)
         adv_s = lsgan_generator_loss(ds_fake)
         adv_i = lsgan_generator_loss(di_fake)
@@ -191,6 +193,17 @@ class CycleGAN(keras.Model):
         }
         out.update(self._selection_statistics(fake_s, cycled_s, s))
         return out
+
+    def _cycle_input(self, fake_s: Any) -> Any:
+        """What G_I receives of G_S's mask in the image cycle: the mask itself
+        (``cycle_mask="soft"``, the thesis) or its sign, with the identity's gradient
+        (``"hard"``, a straight-through estimator), so that G_I sees masks like the
+        synthetic ones and G_S cannot pass the image's background to G_I in faint,
+        sub-threshold values."""
+        if self.cfg.cycle_mask != "hard":
+            return fake_s
+        hard = ops.where(fake_s > 0.0, 1.0, -1.0)
+        return fake_s + ops.stop_gradient(hard - fake_s)
 
     def _selection_statistics(self, fake_s: Any, cycled_s: Any, s: Any) -> dict:
         """Per-class batch statistics of the checkpoint rule (all in [-1, 1] space):
