@@ -356,3 +356,43 @@ def test_image_cycle_weight_scales_only_the_image_cycle():
     assert h == pytest.approx((f + n) / 2, rel=1e-5)  # linear in the weight
     with pytest.raises(InputError, match="image_cycle_weight"):
         dataclasses.replace(cfg, image_cycle_weight=-1.0)
+
+
+def test_ema_of_g_s_is_what_segments_and_round_trips(tmp_path):
+    keras.utils.set_random_seed(0)
+    x, s = toy_patch(seed=0)
+    base = model_config("cyclegan", "smoke", 2)
+    plain = build_model("cyclegan", base)
+    assert plain.g_s_ema is None and plain.kept_g_s is plain.g_s
+    cfg = dataclasses.replace(base, ema_decay=0.9)
+    m = build_model("cyclegan", cfg)
+    assert not m.g_s_ema.trainable_variables  # never updated by an optimizer
+    start = [w.numpy().copy() for w in m.g_s.weights]
+    for e, w in zip(m.g_s_ema.weights, start, strict=True):
+        np.testing.assert_array_equal(e.numpy(), w)  # starts as G_S
+    ds = tf.data.Dataset.from_tensors((x, s)).repeat()
+    m.fit(ds, steps_per_epoch=1, epochs=1, verbose=0)
+    for e, w0, w1 in zip(m.g_s_ema.weights, start, m.g_s.weights, strict=True):
+        np.testing.assert_allclose(e.numpy(), 0.9 * w0 + 0.1 * w1.numpy(), atol=1e-6)
+    m.fit(ds, steps_per_epoch=3, epochs=1, verbose=0)
+    expected = (np.asarray(m.g_s_ema(2 * x - 1)) + 1) / 2
+    np.testing.assert_allclose(np.asarray(segmenter(m)(x)), expected, atol=1e-6)
+    assert not np.allclose(np.asarray(m.g_s(2 * x - 1)), 2 * expected - 1, atol=1e-4)
+    m.save_weights(tmp_path / "ema.weights.h5")
+    again = build_model("cyclegan", cfg)
+    again.load_weights(tmp_path / "ema.weights.h5")
+    np.testing.assert_array_equal(np.asarray(again(x)), np.asarray(m(x)))
+    with pytest.raises(InputError, match="ema_decay"):
+        dataclasses.replace(base, ema_decay=1.0)
+
+
+def test_discriminator_accuracies_are_logged_and_exact():
+    from fluoseg.models.cyclegan import _accuracy
+
+    real = tf.constant([0.9, 0.6, 0.4, 0.1])
+    fake = tf.constant([0.2, 0.7, 0.3, 0.0])
+    assert float(_accuracy(real, fake)) == pytest.approx(0.5 * (2 / 4 + 3 / 4))
+    m = build_model("cyclegan", model_config("cyclegan", "smoke", 2))
+    out = m._gan_losses(*toy_patch(), training=False)
+    for k in ("d_s_acc", "d_i_acc"):
+        assert 0.0 <= float(out[k]) <= 1.0

@@ -297,6 +297,7 @@ class CycleGANConfig(_Config):
     threshold: float = 0.5
     image_cycle_weight: float = 1.0
     cycle_mask: str = "soft"
+    ema_decay: float = 0.0
 
     model = "cyclegan"
 
@@ -321,6 +322,8 @@ class CycleGANConfig(_Config):
             raise InputError(
                 f"cycle_mask must be one of {CYCLE_MASK_MODES}, got {self.cycle_mask!r}"
             )
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise InputError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.image_cycle_weight < 0:
             raise InputError(
                 f"image_cycle_weight must be >= 0, got {self.image_cycle_weight}"

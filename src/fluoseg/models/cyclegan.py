@@ -113,6 +113,15 @@ class CycleGAN(keras.Model):
         self.g_i = build_resnet_generator(c.n_classes, c.in_channels, name="G_I", **gen)
         self.d_s = build_patchgan3d(c.n_classes, name="D_S", **disc)
         self.d_i = build_patchgan3d(c.in_channels, name="D_I", **disc)
+        # an exponential moving average of G_S's weights (ema_decay > 0): what
+        # validation, checkpoints and inference use
+        self.g_s_ema = None
+        if c.ema_decay > 0:
+            self.g_s_ema = build_resnet_generator(
+                c.in_channels, c.n_classes, name="G_S_ema", **gen
+            )
+            self.g_s_ema.set_weights(self.g_s.get_weights())
+            self.g_s_ema.trainable = False
         names = (
             "g_loss",
             "d_loss",
@@ -120,6 +129,8 @@ class CycleGAN(keras.Model):
             "adv_i_loss",
             "cycle_loss",
             "identity_loss",
+            "d_s_acc",
+            "d_i_acc",
         ) + tuple(f"{t}_{k}" for t in SELECTION_STATS for k in range(c.n_classes))
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         self.built = True
@@ -140,7 +151,20 @@ class CycleGAN(keras.Model):
 
     def call(self, inputs: Any, training: bool = False) -> Any:
         """G_S's probabilities in [0, 1] for images ``inputs`` in [0, 1]."""
-        return (self.g_s(2.0 * inputs - 1.0, training=training) + 1.0) * 0.5
+        return (self.kept_g_s(2.0 * inputs - 1.0, training=training) + 1.0) * 0.5
+
+    @property
+    def kept_g_s(self) -> keras.Model:
+        """The G_S that segments: the weights' moving average if ``ema_decay`` > 0."""
+        return self.g_s if self.g_s_ema is None else self.g_s_ema
+
+    def _update_ema(self) -> None:
+        """``ema = decay * ema + (1 - decay) * weights`` for every weight of G_S."""
+        if self.g_s_ema is None:
+            return
+        d = self.cfg.ema_decay
+        for e, w in zip(self.g_s_ema.weights, self.g_s.weights, strict=True):
+            e.assign(d * e + (1.0 - d) * w)
 
     def compile(
         self,
@@ -160,15 +184,18 @@ class CycleGAN(keras.Model):
         self.g_optimizer.build(self.generator_variables)
         self.d_optimizer.build(self.discriminator_variables)
 
-    def _gan_losses(self, x: Any, s: Any, training: bool) -> dict[str, Any]:
+    def _gan_losses(
+        self, x: Any, s: Any, training: bool, g_s: Any = None
+    ) -> dict[str, Any]:
         c, t = self.cfg, training
+        g_s = self.g_s if g_s is None else g_s
         i = 2.0 * x - 1.0  # step 1
         s = 2.0 * ops.cast(s, x.dtype) - 1.0
-        fake_s = self.g_s(i, training=t)  # step 2
+        fake_s = g_s(i, training=t)  # step 2
         cycled_i = self.g_i(self._cycle_input(fake_s), training=t)
         fake_i = self.g_i(s, training=t)
-        cycled_s = self.g_s(fake_i, training=t)
-        same_s = self.g_s(match_channels(s, c.in_channels), training=t)  # step 3
+        cycled_s = g_s(fake_i, training=t)
+        same_s = g_s(match_channels(s, c.in_channels), training=t)  # step 3
         same_i = self.g_i(match_channels(i, c.n_classes), training=t)
         ds_real, ds_fake = self.d_s(s, training=t), self.d_s(fake_s, training=t)
         di_real, di_fake = self.d_i(i, training=t), self.d_i(fake_i, training=t)
@@ -191,6 +218,8 @@ class CycleGAN(keras.Model):
             "cycle_loss": cycle,
             "identity_loss": identity,
         }
+        out["d_s_acc"] = _accuracy(ds_real, ds_fake)
+        out["d_i_acc"] = _accuracy(di_real, di_fake)
         out.update(self._selection_statistics(fake_s, cycled_s, s))
         return out
 
@@ -244,19 +273,20 @@ class CycleGAN(keras.Model):
         del tape
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars, strict=True))
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars, strict=True))
+        self._update_ema()
         return self._record(out)
 
     def test_step(self, data: Any) -> dict[str, Any]:
         """Validation losses and selection statistics, no updates; the masks of a
         validation batch come from the unpaired domain, so no ground truth is read."""
         x, s, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self._record(self._gan_losses(x, s, training=False))
+        return self._record(self._gan_losses(x, s, False, self.kept_g_s))
 
     def segmenter(self) -> keras.Model:
         """G_S wrapped: images in [0, 1] -> [-1, 1] -> G_S -> tanh -> [0, 1]."""
         inp = keras.Input((None, None, None, self.cfg.in_channels), name="image")
         t = layers.Rescaling(2.0, offset=-1.0, name="to_symmetric")(inp)
-        t = self.g_s(t)
+        t = self.kept_g_s(t)
         out = layers.Rescaling(0.5, offset=0.5, name="to_probability")(t)
         return keras.Model(inp, out, name="cyclegan_segmenter")
 
@@ -266,6 +296,14 @@ class CycleGAN(keras.Model):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> CycleGAN:
         return cls(config["config"])
+
+
+def _accuracy(real: Any, fake: Any) -> Any:
+    """A discriminator's accuracy: the mean of its patch scores on the LSGAN's right
+    side of 0.5 (real towards 1, fake towards 0), over real and fake equally."""
+    right_real = ops.mean(ops.cast(real > 0.5, "float32"))
+    right_fake = ops.mean(ops.cast(fake < 0.5, "float32"))
+    return 0.5 * (right_real + right_fake)
 
 
 def build_cyclegan(cfg: CycleGANConfig) -> CycleGAN:
