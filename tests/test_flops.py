@@ -168,3 +168,21 @@ def test_matmul_rate_is_positive_and_counts_2n3():
     assert out["n"] == 64
     assert out["flops"] == pytest.approx(2 * 64**3 / out["seconds"])
     assert out["flops"] > 1e6
+
+
+def test_activation_bytes_sums_every_layer_output():
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 8, 2)),
+            layers.Conv3D(4, 3, padding="same"),
+            layers.ReLU(),
+            layers.MaxPooling3D(2),
+        ]
+    )
+    values = 8**3 * 4 + 8**3 * 4 + 4**3 * 4
+    assert flops.activation_bytes(model, (8, 8, 8, 2)) == 4 * values
+    assert flops.activation_bytes(model, (8, 8, 8, 2), batch=3, bytes_per_value=2) == (
+        6 * values
+    )
+    with pytest.raises(InputError):
+        flops.activation_bytes(model, (8, 8, 8, 2), batch=0)

@@ -97,14 +97,14 @@ def test_receptive_field_matches_gradient_in_a_chain():
     )
 
 
-def test_unet_receptive_field_matches_gradient_1d():
+def _unet_1d(size, poolings, up):
     import keras
     from keras import layers
 
     keras.utils.set_random_seed(0)
-    inp = keras.Input((96, 1))
+    inp = keras.Input((size, 1))
     h, skips = inp, []
-    for _ in range(2):
+    for _ in range(poolings):
         for _ in range(2):
             h = layers.Conv1D(2, 3, padding="same", activation="tanh")(h)
         skips.append(h)
@@ -112,36 +112,82 @@ def test_unet_receptive_field_matches_gradient_1d():
     for _ in range(2):
         h = layers.Conv1D(2, 3, padding="same", activation="tanh")(h)
     for skip in reversed(skips):
-        h = layers.Concatenate()([layers.UpSampling1D(2)(h), skip])
+        h = up(h)
+        h = layers.Concatenate()([h, skip])
         for _ in range(2):
             h = layers.Conv1D(2, 3, padding="same", activation="tanh")(h)
-    model = keras.Model(inp, h)
+    return keras.Model(inp, h)
+
+
+def test_unet_receptive_field_matches_gradient_1d():
+    from keras import layers
+
+    model = _unet_1d(96, 2, layers.UpSampling1D(2))
     (measured,) = toy.empirical_receptive_field(model, (96, 1), trials=6)
-    # the formula is the largest field; a given voxel sees up to pool**depth - 1 fewer
-    assert toy.unet_receptive_field(2) - 3 <= measured <= toy.unet_receptive_field(2)
+    # two poolings, c (k - 1) = 4 is a multiple of 2**2: the simple formula is exact
+    assert measured == toy.unet_receptive_field(2) == 44
+    assert toy.unet_receptive_field_range(2) == (44, 44)
+
+
+@pytest.mark.parametrize("offset", [0, 2, 5])
+def test_exact_unet_receptive_field_matches_gradient_1d(offset):
+    from keras import layers
+
+    def up(h):  # a transposed convolution with kernel = stride, as in the 3D U-Net
+        return layers.Conv1DTranspose(2, 2, strides=2, padding="same")(h)
+
+    model = _unet_1d(192, 3, up)
+    (measured,) = toy.empirical_receptive_field(
+        model, (192, 1), trials=6, offset=offset
+    )
+    assert measured == toy.unet_receptive_field_at(96 + offset, 3)
+    assert toy.unet_receptive_field_range(3) == (92, 100)
+    assert toy.unet_receptive_field(3) == 96
+
+
+def test_simple_unet_formula_holds_when_growth_is_a_multiple_of_the_cell():
+    for convs in (1, 2, 3, 4):
+        for depth in range(5):
+            lo, hi = toy.unet_receptive_field_range(depth, convs)
+            exact = (2 * convs) % 2**depth == 0
+            formula = toy.unet_receptive_field(depth, convs)
+            assert (lo == hi == formula) == exact, (convs, depth)
+    assert toy.unet_receptive_field_range(4) == (188, 204)
 
 
 @pytest.mark.parametrize("kind", toy.GAN_LOSSES)
 def test_generator_loss_grad_is_derivative(kind):
-    d = np.linspace(0.05, 0.95, 7)
-    if kind == "least_squares":
-        eps = 1e-6
-        num = (
-            toy.generator_loss(d + eps, kind) - toy.generator_loss(d - eps, kind)
-        ) / (2 * eps)
-    else:  # derivative with respect to the logit a, D = sigmoid(a)
-        a, eps = np.log(d / (1 - d)), 1e-6
-        num = (
-            toy.generator_loss(toy.activation("sigmoid", a + eps), kind)
-            - toy.generator_loss(toy.activation("sigmoid", a - eps), kind)
-        ) / (2 * eps)
-    np.testing.assert_allclose(toy.generator_loss_grad(d, kind), num, rtol=1e-5)
+    a, eps = np.linspace(-4.0, 4.0, 9), 1e-6
+    num = (toy.generator_loss(a + eps, kind) - toy.generator_loss(a - eps, kind)) / (
+        2 * eps
+    )
+    np.testing.assert_allclose(
+        toy.generator_loss_grad(a, kind), num, rtol=1e-5, atol=1e-8
+    )
+
+
+def test_generator_losses_exact_values():
+    d = np.array([0.2, 0.9])
+    logit = np.log(d / (1 - d))
+    np.testing.assert_allclose(toy.generator_loss(logit, "saturating"), np.log(1 - d))
+    np.testing.assert_allclose(toy.generator_loss(logit, "non_saturating"), -np.log(d))
+    np.testing.assert_allclose(toy.generator_loss(d, "least_squares"), (d - 1) ** 2)
+    assert toy.decision_boundary("least_squares") == 0.5
+    assert toy.decision_boundary("non_saturating") == 0.0
 
 
 def test_saturating_gradient_vanishes_when_discriminator_wins():
-    d = np.array([1e-3])
-    assert abs(toy.generator_loss_grad(d, "saturating")[0]) < 1e-2
-    assert abs(toy.generator_loss_grad(d, "non_saturating")[0]) > 0.99
+    a = np.array([np.log(1e-3 / (1 - 1e-3))])  # D(G(z)) = 0.001
+    assert abs(toy.generator_loss_grad(a, "saturating")[0]) < 1e-2
+    assert abs(toy.generator_loss_grad(a, "non_saturating")[0]) > 0.99
+
+
+def test_only_lsgan_pulls_fooling_fakes_towards_the_real_score():
+    # a fake scored well on the real side of the boundary (D = 0.95 / a = 0.75)
+    assert abs(toy.generator_loss_grad(np.array(np.log(19.0)), "non_saturating")) < 0.06
+    assert toy.generator_loss_grad(np.array(0.75), "least_squares") == pytest.approx(
+        -0.5
+    )
 
 
 def test_activations_exact_values():

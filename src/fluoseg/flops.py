@@ -213,6 +213,29 @@ def training_flops(
     return factor * forward_flops(model, input_shape, batch)
 
 
+def activation_bytes(
+    model: Any,
+    input_shape: Sequence[int] | Sequence[Sequence[int]],
+    batch: int = 1,
+    bytes_per_value: int = 4,
+) -> int:
+    """Bytes of the layer outputs of one forward pass of ``batch`` examples.
+
+    Training keeps every layer's output until the backward pass has used it, so this
+    sum (the model's inputs excluded, float32 by default) is the activation memory of a
+    training step, which grows with the patch volume while the weights do not. It is
+    an estimate: a framework may fuse layers (keeping less) and needs workspace and the
+    gradients of the activations during the backward pass (more).
+    """
+    if batch < 1 or bytes_per_value < 1:
+        raise InputError(
+            f"activation_bytes: expected batch, bytes_per_value >= 1, got {batch}, "
+            f"{bytes_per_value}"
+        )
+    values = sum(math.prod(c.output_shape) for c in count_macs(model, input_shape))
+    return batch * bytes_per_value * values
+
+
 def cost_table(costs: Sequence[LayerCost]) -> Any:
     """The layer costs as a pandas DataFrame with a ``share`` column (of all MACs)."""
     import pandas as pd

@@ -188,16 +188,24 @@ def receptive_field(layers: Sequence[tuple[int, int]]) -> int:
 def unet_receptive_field(
     depth: int, convs_per_level: int = 2, kernel: int = 3, pool: int = 2
 ) -> int:
-    """Largest receptive field of an output voxel of a U-Net (per axis, in voxels).
+    """The simple formula for a U-Net's receptive field (per axis, in voxels).
 
     The deepest path runs through ``depth`` encoder levels (``convs_per_level`` convs
     then a ``pool`` max pool), the bottleneck (``convs_per_level`` convs), and back up
     through ``depth`` decoder levels (an up-sampling by ``pool`` then
-    ``convs_per_level`` convs). Up-sampling by nearest neighbour or a transposed
-    convolution with kernel = stride does not widen the field, but a decoder conv at
-    level ``l`` does, by ``(kernel - 1) * pool**l`` voxels. This is the largest field:
-    with nearest-neighbour up-sampling, a voxel's own field can be up to
-    ``pool**depth - 1`` voxels smaller, depending on where it sits in its pooling cell.
+    ``convs_per_level`` convs). Counting an up-sampling as adding nothing and a decoder
+    conv at level ``l`` as adding ``(kernel - 1) * pool**l`` voxels gives
+    ``1 + sum_l [c(k-1) + pool - 1] pool**l + c(k-1) pool**depth
+    + sum_l c(k-1) pool**l``.
+
+    This ignores alignment: an up-sampling whose kernel equals its stride (nearest
+    neighbour, or the U-Net's 2^3 transposed convolution) sends each output voxel to
+    one coarse voxel, so the field is rounded to whole pooling cells, up or down
+    depending on where the output voxel sits in its ``pool**depth`` cell. The formula
+    is then exact only when ``convs_per_level * (kernel - 1)`` is a multiple of
+    ``pool**depth`` (always for ``depth <= 1`` with the usual 2 convs of 3); otherwise
+    the true field lies in :func:`unet_receptive_field_range`, e.g. 188 to 204
+    pixels for the original U-Net (formula: 200).
     """
     if depth < 0 or convs_per_level < 1:
         raise InputError(
@@ -212,6 +220,64 @@ def unet_receptive_field(
     for level in range(depth):
         r += grow * pool**level
     return r
+
+
+def unet_receptive_field_at(
+    position: int,
+    depth: int,
+    convs_per_level: int = 2,
+    kernel: int = 3,
+    pool: int = 2,
+) -> int:
+    """Exact receptive field (per axis, in voxels) of the output voxel at ``position``.
+
+    The U-Net is the one of :func:`unet_receptive_field`, with 'same' convolutions,
+    ``pool``-wide max pools of stride ``pool`` and up-samplings whose kernel equals
+    their stride. The interval of input voxels that can change the output is carried
+    back through every layer and every skip path: a conv widens it by ``kernel - 1``
+    of its own steps, a max pool maps ``[a, b]`` to ``[pool a, pool b + pool - 1]``,
+    an up-sampling maps ``[a, b]`` to ``[a // pool, b // pool]``. Only ``position``
+    modulo ``pool**depth`` matters (far from the volume's borders).
+    """
+    if depth < 0 or convs_per_level < 1 or kernel < 1 or pool < 1:
+        raise InputError(
+            "unet_receptive_field_at: expected depth >= 0 and convs, kernel, pool >= 1,"
+            f" got {depth}, {convs_per_level}, {kernel}, {pool}"
+        )
+    left = convs_per_level * ((kernel - 1) // 2)
+    right = convs_per_level * (kernel - 1) - left
+
+    def encoder(level: int, lo: int, hi: int) -> tuple[int, int]:
+        lo, hi = lo - left, hi + right
+        if level == 0:
+            return lo, hi
+        return encoder(level - 1, pool * lo, pool * hi + pool - 1)
+
+    def decoder(level: int, lo: int, hi: int) -> tuple[int, int]:
+        if level == depth:
+            return encoder(level, lo, hi)
+        lo, hi = lo - left, hi + right
+        skip = encoder(level, lo, hi)
+        deep = decoder(level + 1, lo // pool, hi // pool)
+        return min(skip[0], deep[0]), max(skip[1], deep[1])
+
+    lo, hi = decoder(0, int(position), int(position))
+    return hi - lo + 1
+
+
+def unet_receptive_field_range(
+    depth: int, convs_per_level: int = 2, kernel: int = 3, pool: int = 2
+) -> tuple[int, int]:
+    """Smallest and largest exact field over the output voxels of a U-Net.
+
+    See :func:`unet_receptive_field_at`; the two are equal to
+    :func:`unet_receptive_field` when the simple formula holds.
+    """
+    fields = [
+        unet_receptive_field_at(p, depth, convs_per_level, kernel, pool)
+        for p in range(pool**depth)
+    ]
+    return min(fields), max(fields)
 
 
 def empirical_receptive_field(
@@ -276,36 +342,52 @@ def activation(name: str, x: np.ndarray, alpha: float = 0.2) -> np.ndarray:
     raise InputError(f"unknown activation {name!r}: expected one of {ACTIVATIONS}")
 
 
-def generator_loss(d_fake: np.ndarray, kind: str) -> np.ndarray:
-    """The generator's loss for one fake sample, as a function of ``D(G(z))``.
+def generator_loss(score: np.ndarray, kind: str) -> np.ndarray:
+    """The generator's loss for one fake sample, as a function of the discriminator's
+    last-layer output ``a`` for it (its *score*).
 
-    - ``saturating``: ``log(1 - D(G(z)))`` (minimised; Goodfellow et al.'s minimax).
-    - ``non_saturating``: ``-log D(G(z))`` (the heuristic used in practice).
-    - ``least_squares``: ``(D(G(z)) - 1)^2`` (LSGAN, used by CycleGAN).
+    For the two log losses the discriminator is a classifier, ``D = sigmoid(a)`` and
+    ``a`` is its logit; LSGAN's discriminator has a linear output, ``D = a``, trained
+    towards 0 on fakes and 1 on real samples. Using the score for all three puts them
+    on one axis (a like-for-like comparison):
+
+    - ``saturating``: ``log(1 - sigmoid(a))`` (minimised; Goodfellow et al.'s minimax);
+    - ``non_saturating``: ``-log sigmoid(a)`` (the heuristic used in practice);
+    - ``least_squares``: ``(a - 1)^2`` (LSGAN, used by CycleGAN).
     """
-    d = np.clip(np.asarray(d_fake, dtype=np.float64), 1e-12, 1 - 1e-12)
+    a = np.asarray(score, dtype=np.float64)
     if kind == "saturating":
-        return np.log1p(-d)
+        return -np.logaddexp(0.0, a)  # log(1 - sigmoid(a)) = -softplus(a)
     if kind == "non_saturating":
-        return -np.log(d)
+        return np.logaddexp(0.0, -a)  # -log sigmoid(a) = softplus(-a)
     if kind == "least_squares":
-        return (d - 1.0) ** 2
+        return (a - 1.0) ** 2
     raise InputError(f"unknown GAN loss {kind!r}: expected one of {GAN_LOSSES}")
 
 
-def generator_loss_grad(d_fake: np.ndarray, kind: str) -> np.ndarray:
-    """Derivative of :func:`generator_loss` with respect to the discriminator's *logit*
-    ``a`` where ``D = sigmoid(a)`` (for ``least_squares``: with respect to ``D``, whose
-    output is linear). Its size is the learning signal the generator receives.
+def generator_loss_grad(score: np.ndarray, kind: str) -> np.ndarray:
+    """Derivative of :func:`generator_loss` with respect to the score ``a``, for all
+    three losses; its size is the learning signal the generator receives.
+
+    ``-sigmoid(a)`` (saturating), ``-(1 - sigmoid(a))`` (non-saturating) and
+    ``2 (a - 1)`` (least squares).
     """
-    d = np.asarray(d_fake, dtype=np.float64)
+    a = np.asarray(score, dtype=np.float64)
     if kind == "saturating":
-        return -d
+        return -activation("sigmoid", a)
     if kind == "non_saturating":
-        return -(1.0 - d)
+        return -(1.0 - activation("sigmoid", a))
     if kind == "least_squares":
-        return 2.0 * (d - 1.0)
+        return 2.0 * (a - 1.0)
     raise InputError(f"unknown GAN loss {kind!r}: expected one of {GAN_LOSSES}")
+
+
+def decision_boundary(kind: str) -> float:
+    """The score at which the discriminator of loss ``kind`` is undecided: 0 for the
+    log losses (``sigmoid(0) = 1/2``), 0.5 for LSGAN (half-way between its targets)."""
+    if kind not in GAN_LOSSES:
+        raise InputError(f"unknown GAN loss {kind!r}: expected one of {GAN_LOSSES}")
+    return 0.5 if kind == "least_squares" else 0.0
 
 
 # --------------------------------------------------------------------------------------
