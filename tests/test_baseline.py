@@ -70,3 +70,23 @@ def test_bad_inputs_are_named():
         classical_segment(image[..., 0])
     with pytest.raises(InputError, match="sigma"):
         classical_segment(image, sigma=-1)
+
+
+def test_baseline_experiment_chooses_on_validation_and_scores_test(
+    monkeypatch, tmp_path
+):
+    monkeypatch.setenv("FLUOSEG_RUNS", str(tmp_path))
+    from fluoseg import results
+    from fluoseg.baseline import BASELINE_RESULT, baseline_experiment
+
+    r = baseline_experiment("smoke", methods=("otsu", "triangle"))
+    assert r.name == BASELINE_RESULT and r.profile == "smoke"
+    assert r.extra["method"] in ("otsu", "triangle")
+    assert set(r.extra["validation_dice"]) == {"otsu", "triangle"}
+    assert r.extra["chosen_on"] not in r.timings["test_seconds"]  # never a test crop
+    assert list(r.metrics.index) == ["nuclei", "golgi"]
+    assert r.extra["label"].startswith("Baseline")
+    table = results.with_thesis([r], "smoke")
+    assert table.index[0].endswith(r.extra["label"])
+    again = baseline_experiment("smoke", methods=("yen",))  # saved: not recomputed
+    assert again.extra["method"] == r.extra["method"]

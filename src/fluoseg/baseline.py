@@ -10,6 +10,7 @@ crops.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -79,3 +80,80 @@ def choose_method(
             dice.append(evaluate(pred, np.asarray(mask)[..., :n])["dice"].mean())
         scores[m] = float(np.mean(dice))
     return max(scores, key=scores.__getitem__), scores
+
+
+BASELINE_RESULT = "baseline-2class"
+
+
+def _score_test_crops(
+    data_dir: Any, profile: Any, method: str, sigma: float
+) -> tuple[Any, dict[str, float], Any, Any]:
+    """(average vs annotator, seconds per crop, per-crop frame, average vs truth)."""
+    import time
+
+    import pandas as pd
+
+    from fluoseg import CLASS_NAMES
+    from fluoseg.data.dataset import load_split
+    from fluoseg.metrics import average, evaluate
+
+    names = list(CLASS_NAMES[:2])
+    kw = {"profile": profile, "data_dir": data_dir, "n_classes": 2}
+    truth = {c.name: c.mask for c in load_split("test", truth="truth", **kw)}
+    frames, frames_truth, seconds = [], [], {}
+    for crop in load_split("test", truth="annotator", **kw):
+        t0 = time.perf_counter()
+        mask = classical_segment(crop.image, method, sigma)
+        seconds[crop.name] = time.perf_counter() - t0
+        frame = evaluate(mask, crop.mask, class_names=names)
+        frames.append(frame.assign(crop=crop.name))
+        frames_truth.append(evaluate(mask, truth[crop.name], class_names=names))
+    per_crop = pd.concat(frames)
+    plain = [f.drop(columns="crop") for f in frames]
+    return average(plain), seconds, per_crop, average(frames_truth)
+
+
+def baseline_experiment(
+    profile: Any = None,
+    data_dir: str | None = None,
+    methods: Sequence[str] = METHODS,
+    sigma: float = 1.0,
+) -> Any:
+    """The classical baseline's saved result (``fluoseg.results.Result``), computed
+    if missing: the threshold method is chosen on the validation crop (the last
+    training crop by name, the crop the trainer holds out) against its annotator
+    masks, then every test crop is segmented and scored as the models are."""
+    from fluoseg import results
+    from fluoseg.data.dataset import load_split
+    from fluoseg.hardware import describe
+    from fluoseg.sampling import split_crops
+
+    def compute() -> dict[str, Any]:
+        crops = load_split("train", profile=profile, data_dir=data_dir, n_classes=2)
+        val = crops[split_crops([c.name for c in crops])[1][0]]
+        del crops
+        best, scores = choose_method([val.image], [val.mask], methods, sigma)
+        avg, seconds, per_crop, avg_truth = _score_test_crops(
+            data_dir, profile, best, sigma
+        )
+        label = f"Baseline: Gaussian (sigma {sigma:g}) + {best} threshold"
+        return {
+            "metrics_df": avg,
+            "timings": {
+                "train_seconds": 0.0,
+                "test_seconds": seconds,
+                "test_seconds_per_crop": float(np.mean(list(seconds.values()))),
+            },
+            "hardware": describe(),
+            "extra": {
+                "label": label,
+                "method": best,
+                "sigma": sigma,
+                "chosen_on": val.name,
+                "validation_dice": scores,
+                "per_crop": results._frame_to_json(per_crop),
+                "average_truth": results._frame_to_json(avg_truth),
+            },
+        }
+
+    return results.get_or_compute(BASELINE_RESULT, compute, profile)

@@ -457,7 +457,7 @@ def with_thesis(
     ours, rows = {}, []
     for r in results:
         exp = experiments().get(r.name)
-        label = exp.label if exp else r.name
+        label = exp.label if exp else str(r.extra.get("label", r.name))
         ours[f"{build_label(prof, r.hardware)}: {label}"] = r.metrics
         if exp and exp.thesis_row and exp.thesis_row not in rows:
             rows.append(exp.thesis_row)
