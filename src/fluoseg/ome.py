@@ -24,6 +24,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -181,3 +182,106 @@ def write_instances(
     names = list(class_names or CLASS_NAMES[: arr.shape[-1]])
     meta = _ome_metadata("CZYX", voxel_size, names)
     return _write(Path(path), _arrange(arr.astype(np.uint32), "CZYX"), meta, overwrite)
+
+
+def predict_ome_zarr(
+    run: Any,
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    *,
+    channels: dict[str, int] | None = None,
+    threshold: float = 0.5,
+    precision: str = "float32",
+    scheduler: str | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> tuple[Path, tuple[int, ...]]:
+    """Segment an OME-Zarr image into an OME-Zarr mask, chunk by chunk with dask.
+
+    The run's preprocessing (percentile stretch, :func:`fluoseg.chunked.percentiles`)
+    and sliding window (:func:`fluoseg.chunked.predict_chunked`) as ``Run.segment``;
+    the mask is (c, z, y, x) uint8 0/255 with channels ``golgi, nuclei(, pair)``, the
+    input's voxel size, Zarr format and chunks. Returns (path, (Z, Y, X)).
+    """
+    from contextlib import nullcontext
+
+    import dask.array as da
+
+    from fluoseg.chunked import (
+        RunNetwork,
+        percentiles,
+        predict_chunked,
+        read_ome_zarr,
+        stretch,
+        to_zyxc,
+        write_ome_zarr,
+    )
+
+    name = str(src)
+    image = read_ome_zarr(src)
+    vol = to_zyxc(image, name)
+    n = vol.shape[-1]
+    mapping = channels or {"nuclei": FILE_CHANNELS["nuclei"], "golgi": 0}
+    if channels is None and n not in (2, 3):
+        raise InputError(
+            f"{name}: {n} channel(s) (expected 2 or 3 channels R = Golgi, G = nuclei; "
+            "pass --channels nuclei=I,golgi=J to choose others)"
+        )
+    for k, idx in mapping.items():
+        if idx >= n:
+            raise InputError(
+                f"{name}: channel {idx} requested for {k} but the image has {n} "
+                f"channel(s) (expected an index in 0..{n - 1})"
+            )
+    zero = da.zeros(vol.shape[:3], dtype=vol.dtype, chunks=vol.chunks[:3])
+    raw = da.stack(
+        [vol[..., mapping[k]] if k in mapping else zero for k in ("nuclei", "golgi")],
+        axis=-1,
+    ).rechunk({3: -1})
+    top = 1.0
+    if np.issubdtype(raw.dtype, np.integer):
+        top = float(np.iinfo(raw.dtype).max)
+    x = (raw.astype(np.float64) / top).astype(np.float32)
+    if run.raw:
+        x = da.clip(x, 0.0, 1.0)
+    else:
+        a, b = percentiles(raw)
+        lo, hi = (a / top).astype(np.float32), (b / top).astype(np.float32)
+        x = x.map_blocks(lambda blk: stretch(blk, lo, hi), dtype=np.float32)
+    window = run._window()
+    prof = run.profile
+    if any(s < w for s, w in zip(x.shape[:3], window, strict=True)):
+        raise InputError(
+            f"{name}: volume {x.shape[:3]} is smaller than the window {window} "
+            "(expected a large volume for OME-Zarr; write a small one as TIFF)"
+        )
+    mask = predict_chunked(
+        RunNetwork(str(run.path), precision),
+        x,
+        window,
+        run.n_classes,
+        overlap=prof.inference_overlap,
+        batch_size=prof.inference_batch,
+        threshold=threshold,
+    )
+    names = sorted(CLASS_NAMES[: run.n_classes], key=lambda k: FILE_CHANNELS[k])
+    order = [CLASS_NAMES.index(k) for k in names]
+    czyx = (mask[..., order] * np.uint8(255)).transpose(3, 0, 1, 2)
+    chunks = (len(order), *(c[0] for c in mask.chunks[:3]))
+    bar = nullcontext()
+    if progress and not scheduler:
+        from dask.diagnostics import ProgressBar
+
+        bar = ProgressBar()
+    with bar:
+        path = write_ome_zarr(
+            dst,
+            czyx,
+            voxel_size=image.voxel_size,
+            channel_names=names,
+            zarr_format=image.zarr_format,
+            chunks=chunks,
+            overwrite=overwrite,
+            scheduler=scheduler,
+        )
+    return path, tuple(int(s) for s in x.shape[:3])

@@ -41,6 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "connected object of each class, with the voxel size (napari: Labels)",
     )
     parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="OME-Zarr only: compute on this dask.distributed scheduler (e.g. "
+        "tcp://host:8786; default: local threads)",
+    )
+    parser.add_argument(
         "--no-progress",
         action="store_true",
         help="no progress bar (default: one on a terminal)",
@@ -100,6 +107,12 @@ def run(args: argparse.Namespace) -> int:
     channels = parse_channels(args.channels)  # fails fast on a malformed mapping
     progress = not args.no_progress and sys.stderr.isatty()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from fluoseg.chunked import is_zarr
+
+    if is_zarr(args.input) or is_zarr(out):
+        return _predict_zarr(args, out, channels, progress)
+    if args.scheduler:
+        raise InputError("--scheduler: expected an OME-Zarr input (*.zarr)")
     from fluoseg.ome import instance_labels, ome_info, write_instances, write_ome_mask
     from fluoseg.train import Run
 
@@ -136,4 +149,36 @@ def run(args: argparse.Namespace) -> int:
             for c, name in enumerate(("nuclei", "golgi", "pair")[: mask.shape[-1]])
         )
         print(f"wrote {args.instances} (objects: {counts})")
+    return 0
+
+
+def _predict_zarr(args: argparse.Namespace, out, channels, progress: bool) -> int:
+    """OME-Zarr in, OME-Zarr out, chunk by chunk (``fluoseg.ome.predict_ome_zarr``)."""
+    from fluoseg.chunked import is_zarr
+    from fluoseg.errors import InputError
+    from fluoseg.ome import predict_ome_zarr
+    from fluoseg.train import Run
+
+    if not (is_zarr(args.input) and is_zarr(out)):
+        raise InputError(
+            f"--input {args.input} --output {out}: expected both OME-Zarr (*.zarr) or "
+            "neither"
+        )
+    if args.instances or args.tta:
+        raise InputError(
+            "--instances and --tta: not available for OME-Zarr (expected a TIFF input)"
+        )
+    run_ = Run.load(args.model)
+    path, shape = predict_ome_zarr(
+        run_,
+        args.input,
+        out,
+        channels=channels,
+        threshold=args.threshold,
+        precision=args.precision,
+        scheduler=args.scheduler,
+        overwrite=args.overwrite,
+        progress=progress,
+    )
+    print(f"wrote OME-Zarr {path} {shape} (chunk by chunk)")
     return 0
