@@ -341,6 +341,31 @@ def validate_package(path: str | os.PathLike) -> Any:
     return descr.validation_summary
 
 
+def test_package(path: str | os.PathLike) -> Any:
+    """Run a package's test tensors through ``bioimageio.core.test_model`` (offline)
+    and return its summary (``.status == "passed"`` when they are reproduced).
+
+    bioimageio.core sets ``KERAS_BACKEND`` in ``os.environ`` (to ``torch`` unless
+    the variable was set before it was imported), which every later subprocess, such
+    as a ``fluoseg`` command, would inherit: here it is ``tensorflow`` while the test
+    runs and restored afterwards.
+    """
+    before = os.environ.get("KERAS_BACKEND")
+    os.environ["KERAS_BACKEND"] = "tensorflow"
+    try:
+        from bioimageio.core import test_model
+
+        return test_model(Path(path))
+    finally:
+        if before is None:
+            os.environ.pop("KERAS_BACKEND", None)
+        else:
+            os.environ["KERAS_BACKEND"] = before
+
+
+test_package.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
 def export_run(
     run: Run | str | os.PathLike,
     out: str | os.PathLike,
