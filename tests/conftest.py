@@ -30,3 +30,24 @@ def tiny_mask() -> np.ndarray:
     mask[2:4, 6:8, 8:10, 1] = 1
     mask[1:5, 2:8, 3:10, 2] = mask[1:5, 2:8, 3:10, 0] | mask[1:5, 2:8, 3:10, 1]
     return mask
+
+
+@pytest.fixture(scope="session")
+def smoke_unet_run(tmp_path_factory: pytest.TempPathFactory):
+    """One finished smoke-profile 2-class U-Net run (1 epoch), trained once per session
+    on the smoke dataset generated in a temporary folder."""
+    from fluoseg.data.dataset import generate_dataset
+    from fluoseg.train import train
+
+    root = tmp_path_factory.mktemp("smoke_run")
+    data = root / "data"
+    generate_dataset(data, "smoke", workers=1)
+    return train(
+        model="unet",
+        n_classes=2,
+        profile="smoke",
+        epochs=1,
+        data_dir=data,
+        out=root / "run",
+        progress=False,
+    )
