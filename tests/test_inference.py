@@ -225,3 +225,29 @@ def test_progress_bar_counts_windows(capsys):
     out = predict_volume(lambda b: b + 1, vol, (8, 16, 16), overlap=0.5, progress=True)
     np.testing.assert_allclose(out, 1.0, rtol=1e-6)
     assert "16/16" in capsys.readouterr().err
+
+
+def test_threshold_by_share_keeps_the_expected_share_of_most_probable_voxels():
+    from fluoseg.errors import InputError
+    from fluoseg.inference import threshold_by_share
+
+    rng = np.random.default_rng(0)
+    probs = rng.random((10, 20, 20, 2)).astype(np.float32)
+    mask = threshold_by_share(probs, [0.01, 0.2])
+    assert mask.dtype == np.uint8 and mask.shape == probs.shape
+    assert mask[..., 0].mean() == pytest.approx(0.01, abs=1e-3)
+    assert mask[..., 1].mean() == pytest.approx(0.2, abs=1e-3)
+    # the kept voxels are the most probable ones
+    kept, dropped = probs[..., 0][mask[..., 0] == 1], probs[..., 0][mask[..., 0] == 0]
+    assert kept.min() > dropped.max()
+    # ties at the top all count; an all-zero channel stays empty
+    flat = np.zeros((4, 4, 4, 2), np.float32)
+    flat[:2, ..., 0] = 1.0
+    out = threshold_by_share(flat, [0.1, 0.1])
+    assert out[..., 0].sum() == 32 and out[..., 1].sum() == 0
+    with pytest.raises(InputError, match="one foreground share"):
+        threshold_by_share(probs, [0.1])
+    with pytest.raises(InputError, match="one foreground share"):
+        threshold_by_share(probs, [0.0, 0.5])
+    with pytest.raises(InputError, match=r"\(Z, Y, X, n\)"):
+        threshold_by_share(probs[0], [0.1, 0.1])

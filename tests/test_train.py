@@ -312,3 +312,46 @@ def test_config_digest_names_a_configuration_not_its_data_folder() -> None:
     assert a == config_digest(cfg(None, "/elsewhere/b"))  # moving the data: same run
     assert a != config_digest(cfg(7, "/data/a"))  # other settings: another folder
     assert len(a) == 8 and int(a, 16) >= 0
+
+
+def test_share_rule_run_config_and_segment(trained: Run, data_dir: Path) -> None:
+    import dataclasses
+
+    from fluoseg.config import get_profile
+    from fluoseg.data.dataset import load_synthetic_masks
+    from fluoseg.inference import threshold_by_share
+    from fluoseg.models import model_config
+    from fluoseg.train import TrainConfig, _run_config
+
+    prof = get_profile("smoke")
+    tc = TrainConfig(1, 1, 1, 1, False, 2)
+    cfg = dataclasses.replace(
+        model_config("cyclegan", prof, 2), threshold_rule="mask_share"
+    )
+    run_cfg = _run_config(
+        "cyclegan", 2, prof, False, True, 0, data_dir, "annotator", tc, cfg
+    )
+    masks = load_synthetic_masks(data_dir=data_dir, n_classes=2)
+    expected = [
+        sum(float(m[..., c].sum()) for m in masks) / sum(m[..., 0].size for m in masks)
+        for c in range(2)
+    ]
+    np.testing.assert_allclose(run_cfg["mask_share"], expected, rtol=1e-5)
+    plain = _run_config(
+        "cyclegan", 2, prof, False, True, 0, data_dir, "annotator", tc,
+        model_config("cyclegan", prof, 2),
+    )  # fmt: skip
+    assert "mask_share" not in plain
+    with pytest.raises(InputError, match="threshold_rule"):
+        dataclasses.replace(cfg, threshold_rule="otsu")
+    # a run whose configuration holds shares segments by share, others at 0.5
+    image = np.random.default_rng(0).random((16, 24, 24, 2)).astype(np.float32)
+    probs = trained.predict(image)
+    assert trained.mask_share is None
+    np.testing.assert_array_equal(trained.segment(image), probs > 0.5)
+    shared = Run.load(trained.path)
+    shared.config["mask_share"] = [0.05, 0.01]
+    np.testing.assert_array_equal(
+        shared.segment(image), threshold_by_share(probs, [0.05, 0.01])
+    )
+    np.testing.assert_array_equal(shared.segment(image, threshold=0.3), probs > 0.3)

@@ -169,6 +169,14 @@ def _readme(name: str, run: Run, step: int, window: Sequence[int]) -> str:
         "then clip((x - a) / (b - a), 0, 1): thesis eq. 5.1 (bioimage.io "
         "`scale_range` + `clip`)"
     )
+    share = run.mask_share
+    rule = (
+        "threshold at 0.5 for masks"
+        if share is None
+        else "for masks keep, per class, the most probable voxels of the whole volume "
+        f"up to a share of {', '.join(f'{v:.2e}' for v in share)} (the foreground "
+        "share of the training masks; fluoseg's `threshold_by_share`)"
+    )
     return f"""# {name}
 
 A 3D `{run.config["model"]}` segmenting **{classes}** in two-channel fluorescence
@@ -184,7 +192,7 @@ stacks (channel 0 = nuclei, e.g. GFP; channel 1 = Golgi, e.g. mCherry), exported
   {run.profile.inference_overlap}).
 - **Preprocessing**: {prep}.
 - **Output** `probabilities`: float32 (batch, z, y, x, class) in [0, 1], classes
-  [{classes}]; threshold at 0.5 for masks. Connected components of a class mask are
+  [{classes}]; {rule}. Connected components of a class mask are
   its objects (`fluoseg predict --instances` writes them as a label image).
 
 ## Use elsewhere
@@ -323,6 +331,9 @@ def _rdf(
                 "window": [int(w) for w in window],
                 "overlap": overlap,
                 "threshold": 0.5,
+                # a CycleGAN trained with threshold_rule="mask_share": keep, per
+                # class, this share of each volume's most probable voxels instead
+                "mask_share": run.mask_share,
             }
         },
     }

@@ -340,3 +340,29 @@ def _flush(
         out[:, y0 : y0 + rows, :, c] = (
             prob > threshold if threshold is not None else prob
         )
+
+
+def threshold_by_share(probs: np.ndarray, shares: Sequence[float]) -> np.ndarray:
+    """A mask (Z, Y, X, n) uint8 {0, 1} whose channel ``c`` holds the ``shares[c]``
+    most probable voxels of ``probs`` (Z, Y, X, n): the threshold of each channel is
+    the ``1 - shares[c]`` quantile of its probabilities, so the mask has the expected
+    foreground share (ties at the threshold all count as foreground).
+
+    An annotation-free alternative to a fixed threshold for a model whose scores
+    rank voxels well but are miscalibrated: ``shares`` come from the masks the model
+    learnt from (the unsupervised CycleGAN's synthetic masks), never from test masks.
+    """
+    p = np.asarray(probs, dtype=np.float32)
+    if p.ndim != 4:
+        raise InputError(f"probabilities of shape {p.shape}: expected (Z, Y, X, n)")
+    s = [float(v) for v in shares]
+    if len(s) != p.shape[-1] or not all(0.0 < v < 1.0 for v in s):
+        raise InputError(
+            f"shares {shares}: expected one foreground share in (0, 1) per channel "
+            f"({p.shape[-1]})"
+        )
+    out = np.zeros(p.shape, dtype=np.uint8)
+    for c, share in enumerate(s):
+        t = np.quantile(p[..., c], 1.0 - share)
+        out[..., c] = p[..., c] >= max(t, np.finfo(np.float32).tiny)
+    return out

@@ -380,21 +380,39 @@ class Run:
         )
         return probs[: shape[0], : shape[1], : shape[2]]
 
+    @property
+    def mask_share(self) -> list[float] | None:
+        """Per-class foreground share of the masks the model learnt from, when its
+        configuration thresholds by share (``threshold_rule="mask_share"``)."""
+        share = self.config.get("mask_share")
+        return [float(v) for v in share] if share else None
+
     def segment(
         self,
         volume: np.ndarray,
-        threshold: float = 0.5,
+        threshold: float | None = None,
         tta: bool = False,
         progress: bool = False,
         blending: str = "gaussian",
         precision: str = "float32",
     ) -> np.ndarray:
-        """The mask (Z, Y, X, n) uint8 {0, 1}: ``predict(volume) > threshold``."""
-        if not 0.0 < float(threshold) < 1.0:
+        """The mask (Z, Y, X, n) uint8 {0, 1}: ``predict(volume) > threshold``.
+
+        ``threshold=None`` applies the run's own rule: its configuration's fixed
+        threshold (0.5), or, for a run trained with ``threshold_rule="mask_share"``,
+        ``fluoseg.inference.threshold_by_share`` with :attr:`mask_share`.
+        """
+        if threshold is not None and not 0.0 < float(threshold) < 1.0:
             raise InputError(f"threshold must be in (0, 1), got {threshold}")
         probs = self.predict(
             volume, tta=tta, progress=progress, blending=blending, precision=precision
         )
+        if threshold is None and self.mask_share is not None:
+            from fluoseg.inference import threshold_by_share
+
+            return threshold_by_share(probs, self.mask_share)
+        if threshold is None:
+            threshold = float(self.config["model_config"].get("threshold", 0.5))
         return (probs > float(threshold)).astype(np.uint8)
 
 
@@ -793,7 +811,7 @@ def _run_config(
     tc: TrainConfig,
     mcfg: Any,
 ) -> dict:
-    return {
+    cfg = {
         "model": model,
         "n_classes": int(n_classes),
         "raw": bool(raw),
@@ -805,6 +823,32 @@ def _run_config(
         "model_config": json.loads(json.dumps(mcfg.to_dict())),
         "train_config": tc.to_dict(),
     }
+    if getattr(mcfg, "threshold_rule", "fixed") == "mask_share":
+        cfg["mask_share"] = _mask_share(
+            data_dir, profile, int(n_classes), unsupervised, truth
+        )
+    return cfg
+
+
+def _mask_share(
+    data_dir: Path, profile: Profile, n_classes: int, unsupervised: bool, truth: str
+) -> list[float]:
+    """Per-class foreground share of the masks a CycleGAN learns from (synthetic
+    when unsupervised, else the training crops' masks), for ``threshold_by_share``."""
+    from fluoseg.data.dataset import ensure_dataset, load_split, load_synthetic_masks
+
+    if not Path(data_dir).is_dir():
+        ensure_dataset(profile)
+    kw = {"profile": profile, "data_dir": data_dir, "n_classes": n_classes}
+    if unsupervised:
+        masks = load_synthetic_masks(**kw)
+    else:
+        masks = [c.mask for c in load_split("train", truth=truth, **kw)]
+    total = sum(m[..., 0].size for m in masks)
+    return [
+        round(max(sum(float(m[..., c].sum()) for m in masks) / total, 1e-6), 8)
+        for c in range(n_classes)
+    ]
 
 
 def config_digest(cfg: dict) -> str:
@@ -1009,7 +1053,7 @@ def evaluate_on_test(
     truth: str = "annotator",
     data_dir: str | os.PathLike | None = None,
     tta: bool = False,
-    threshold: float = 0.5,
+    threshold: float | None = None,
     blending: str = "gaussian",
     precision: str = "float32",
 ) -> pd.DataFrame:

@@ -69,8 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threshold",
         type=float,
-        default=0.5,
-        help="probability above which a voxel is foreground (default: 0.5)",
+        default=None,
+        help="probability above which a voxel is foreground (default: the run's "
+        "rule: 0.5, or the foreground share of its training masks for a CycleGAN "
+        "trained with threshold_rule=mask_share)",
     )
     parser.add_argument(
         "--precision",
@@ -169,12 +171,18 @@ def _predict_zarr(args: argparse.Namespace, out, channels, progress: bool) -> in
             "--instances and --tta: not available for OME-Zarr (expected a TIFF input)"
         )
     run_ = Run.load(args.model)
+    threshold = args.threshold
+    if threshold is None and run_.mask_share is not None:
+        raise InputError(
+            f"{args.model} thresholds by foreground share, which needs the whole "
+            "volume: pass --threshold for an OME-Zarr input (e.g. --threshold 0.5)"
+        )
     path, shape = predict_ome_zarr(
         run_,
         args.input,
         out,
         channels=channels,
-        threshold=args.threshold,
+        threshold=0.5 if threshold is None else threshold,
         precision=args.precision,
         scheduler=args.scheduler,
         overwrite=args.overwrite,
