@@ -137,7 +137,7 @@ def test_bad_inputs_raise_input_error(_runs: Path) -> None:
 
 def test_experiments_match_the_thesis_tables() -> None:
     exps = experiments()
-    assert len(exps) == 10
+    assert len(exps) == 12
     tables = {e.thesis_table for e in exps.values() if e.thesis_table}
     assert tables == {"5.1", "5.2", "5.3", "5.4", "5.5", "5.6"}
     for e in exps.values():
@@ -150,6 +150,8 @@ def test_experiments_match_the_thesis_tables() -> None:
         1,
         2,
     ]
+    unsup = [e for e in exps.values() if e.model == "cyclegan" and e.n_classes == 2]
+    assert [e.seed for e in unsup if e.unsupervised] == [0, 1, 2]
     assert experiment("unet-2class-raw").train_kwargs() == {
         "model": "unet",
         "n_classes": 2,

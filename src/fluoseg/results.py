@@ -299,6 +299,10 @@ def experiments() -> dict[str, Experiment]:
                    thesis_row="CycleGAN 3-class (unsupervised)", thesis_table="5.6"),
         Experiment("unet-2class-seed1", "U-Net + Pre (seed 1)", "unet", 2, seed=1),
         Experiment("unet-2class-seed2", "U-Net + Pre (seed 2)", "unet", 2, seed=2),
+        Experiment("cyclegan-2class-unsup-seed1", "CycleGAN (unsupervised, seed 1)",
+                   "cyclegan", 2, unsupervised=True, seed=1),
+        Experiment("cyclegan-2class-unsup-seed2", "CycleGAN (unsupervised, seed 2)",
+                   "cyclegan", 2, unsupervised=True, seed=2),
     ]  # fmt: skip
     return {e.name: e for e in rows}
 
