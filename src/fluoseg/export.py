@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fluoseg import CLASS_NAMES, __version__
-from fluoseg.errors import InputError
+from fluoseg.errors import InputError, require_tensorflow
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -229,6 +229,7 @@ def _rdf(
     window: Sequence[int],
     files: dict[str, Path],
 ) -> dict[str, Any]:
+    require_tensorflow()
     import keras
     import tensorflow as tf
     from bioimageio.spec.model.v0_5 import ModelDescr
