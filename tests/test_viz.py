@@ -9,6 +9,7 @@ import pytest
 from fluoseg.errors import InputError
 from fluoseg.viz import (
     PLOTLY_MIME,
+    PLOTLYJS_ENV,
     downsample_mask,
     grouped_bar_figure,
     history_figure,
@@ -21,6 +22,7 @@ from fluoseg.viz import (
     metrics_bar_figure,
     overlay_rgb,
     plotly_bundle,
+    plotlyjs_mode,
     show_plotly,
     slice_figure,
     slice_viewer,
@@ -142,6 +144,32 @@ def test_plotly_bundle_holds_html_without_plotlyjs_and_json() -> None:
     assert "Plotly.newPlot" in bundle["text/html"]
     assert len(bundle["text/html"]) < 1_000_000  # plotly.js itself is ~4 MB
     assert bundle[PLOTLY_MIME]["data"][0]["type"] == "mesh3d"
+
+
+def test_plotlyjs_is_included_only_outside_the_book(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    fig = mask_isosurface_figure(_mask(), None)
+    monkeypatch.delenv(PLOTLYJS_ENV, raising=False)
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    assert plotlyjs_mode() is False
+    book = plotly_bundle(fig)["text/html"]
+    assert "cdn.plot.ly" not in book
+    monkeypatch.setitem(sys.modules, "google.colab", object())  # as in Colab
+    assert plotlyjs_mode() == "cdn"
+    colab = plotly_bundle(fig)["text/html"]
+    assert '<script charset="utf-8" src="https://cdn.plot.ly/' in colab
+    monkeypatch.setenv(PLOTLYJS_ENV, "inline")
+    inline = plotly_bundle(fig)["text/html"]
+    assert len(inline) > len(book) + 1_000_000  # plotly.js itself, offline
+    monkeypatch.setenv(PLOTLYJS_ENV, "none")
+    none = plotly_bundle(fig)["text/html"]  # (each figure's div id is random)
+    assert "cdn.plot.ly" not in none and len(none) == len(book)
+    monkeypatch.setenv(PLOTLYJS_ENV, "yes")
+    with pytest.raises(InputError, match="FLUOSEG_PLOTLYJS must be one of"):
+        plotlyjs_mode()
 
 
 def test_show_plotly_displays_the_raw_bundle(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fluoseg import CLASS_NAMES, __version__
-from fluoseg.errors import InputError
+from fluoseg.errors import InputError, require_tensorflow
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -54,14 +54,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from fluoseg.train import Run
 
 BOOK_URL = "https://github.com/fluoseg/fluoseg"
-"""The course's repository: the book, the package and its ``references.bib``."""
+"""The course's repository: the book, the package and its ``references.bib``
+(copied from ``_config.yml`` by ``scripts/set_repository.py``)."""
+
+BOOK_BRANCH = "main"
+"""The repository's published branch (copied from ``_config.yml`` like ``BOOK_URL``)."""
 
 CITATIONS: tuple[dict[str, str], ...] = (
     {
         "text": "da Rosa, A. H. Deep Learning Methods for the Segmentation of "
         "Fluorescent Microscopy Images. MSc thesis, Instituto Superior Tecnico, "
         "Universidade de Lisboa.",
-        "url": f"{BOOK_URL}/blob/main/references.bib",
+        "url": f"{BOOK_URL}/blob/{BOOK_BRANCH}/references.bib",
     },
     {
         "text": "The fluoseg developers. fluoseg: deep learning for 3D fluorescence "
@@ -225,6 +229,7 @@ def _rdf(
     window: Sequence[int],
     files: dict[str, Path],
 ) -> dict[str, Any]:
+    require_tensorflow()
     import keras
     import tensorflow as tf
     from bioimageio.spec.model.v0_5 import ModelDescr

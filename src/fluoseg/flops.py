@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fluoseg.errors import InputError
+from fluoseg.errors import InputError, require_tensorflow
 
 TRAINING_FACTOR = 3.0
 
@@ -109,6 +109,7 @@ def _is_functional(model: Any) -> bool:
 
 def _walk(model: Any, inputs: list[Any], prefix: str, out: list[LayerCost]) -> Any:
     """Run ``model`` symbolically on KerasTensors ``inputs``; append layer costs."""
+    require_tensorflow()
     import keras
 
     def operation_fn(op: Any) -> Any:
@@ -166,6 +167,7 @@ def count_macs(
         InputError: a shape that is not a tuple of positive ints, the wrong number of
             inputs, or a model that is neither functional nor ``Sequential``.
     """
+    require_tensorflow()
     import keras
 
     shapes = _input_shapes(input_shape)
@@ -293,6 +295,7 @@ def matmul_rate(n: int = 1024, repeats: int = 3) -> dict[str, float]:
     A quick stand-in for the peak FLOP/s (``benchmarks/bench_peak.py`` measures it at
     full size); adds ``n`` to :func:`achieved_rate`'s result.
     """
+    require_tensorflow()
     import tensorflow as tf
 
     a = tf.random.uniform((n, n))

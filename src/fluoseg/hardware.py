@@ -62,6 +62,9 @@ def describe(with_tensorflow: bool = True) -> dict:
         "keras": None,
     }
     if with_tensorflow:
+        from fluoseg.errors import require_tensorflow
+
+        require_tensorflow()
         import keras
         import tensorflow as tf
 

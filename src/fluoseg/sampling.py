@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fluoseg.errors import InputError
+from fluoseg.errors import InputError, require_tensorflow
 
 if TYPE_CHECKING:  # pragma: no cover
     import tensorflow as tf
@@ -356,6 +356,7 @@ class PatchSampler:
         self, start: int, stop: int, batch_size: int, prefetch: int = 2
     ) -> tf.data.Dataset:
         """Steps ``start`` .. ``stop - 1`` as a prefetched ``tf.data.Dataset``."""
+        require_tensorflow()
         import tensorflow as tf
 
         spec = (

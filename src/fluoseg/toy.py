@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fluoseg.errors import InputError
+from fluoseg.errors import InputError, require_tensorflow
 
 ACTIVATIONS: tuple[str, ...] = ("relu", "leaky_relu", "elu", "sigmoid", "tanh")
 GAN_LOSSES: tuple[str, ...] = ("saturating", "non_saturating", "least_squares")
@@ -295,6 +295,7 @@ def empirical_receptive_field(
     guards against dead ReLUs and max-pool winners. ``input_shape`` is the shape of one
     sample without batch, channels last.
     """
+    require_tensorflow()
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
@@ -466,6 +467,7 @@ def mlp(
     name: str | None = None,
 ):
     """A small fully connected Keras network ``n_in -> hidden... -> n_out``."""
+    require_tensorflow()
     import keras
 
     layers = [keras.Input((n_in,))]
@@ -516,6 +518,7 @@ def train_cyclegan_2d(
     identity loss. Returns ``(g_xy, g_yx, history)``; the history records ``d``,
     ``g_adv``, ``cycle`` and ``identity`` per step.
     """
+    require_tensorflow()
     import keras
     import tensorflow as tf
 
@@ -569,6 +572,7 @@ def small_unet_2d(
     size: int, base: int = 8, out_activation: str | None = "sigmoid", name: str = "G"
 ):
     """A two-level 2D U-Net (conv, pool, conv, up, concat, conv, 1x1 conv)."""
+    require_tensorflow()
     import keras
     from keras import layers
 
@@ -592,6 +596,7 @@ def patch_discriminator_2d(size: int, base: int = 8, name: str = "D"):
     each output logit judges a patch of ``receptive_field([(4, 2), (4, 1), (4, 1)])``
     = 16 pixels per side.
     """
+    require_tensorflow()
     import keras
     from keras import layers
 
@@ -624,6 +629,7 @@ def train_pix2pix_2d(
     With ``adversarial=False`` the generator only minimises L1. Returns
     ``(generator, discriminator, history)`` with ``d``, ``g_adv``, ``l1`` per step.
     """
+    require_tensorflow()
     import keras
     import tensorflow as tf
 

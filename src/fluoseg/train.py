@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fluoseg.config import Profile, dataset_dir, get_profile, runs_root
-from fluoseg.errors import InputError
+from fluoseg.errors import InputError, require_tensorflow
 from fluoseg.io import atomic_write
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -308,6 +308,7 @@ class Run:
                     f"{self.path}: no {SEGMENTER_FILE} (training has not finished; "
                     "run fluoseg train again to resume)"
                 )
+            require_tensorflow()
             import keras
 
             import fluoseg.models  # noqa: F401  (registers the custom layers)
@@ -421,6 +422,7 @@ class Run:
 
 def _callbacks_module():  # noqa: ANN202 - builds Keras classes lazily
     """The trainer's Keras callbacks (defined on first use: TensorFlow is heavy)."""
+    require_tensorflow()
     import keras
 
     class EpochTimer(keras.callbacks.Callback):
@@ -626,6 +628,7 @@ class _Trainer:
 
     def restore(self, warmup: tuple[np.ndarray, np.ndarray]) -> None:
         """Load the checkpoint named by ``state.json`` into the freshly built model."""
+        require_tensorflow()
         import tensorflow as tf
 
         state = self.state
@@ -987,6 +990,7 @@ def _fit(
     state: dict,
     progress: bool,
 ) -> Run:
+    require_tensorflow()
     import keras
     import tensorflow as tf
 

@@ -333,12 +333,49 @@ def mask_isosurface_figure(
     return fig
 
 
-def plotly_bundle(fig: Any) -> dict[str, Any]:
-    """The display bundle of :func:`show_plotly` (HTML without plotly.js + JSON)."""
+PLOTLYJS_ENV = "FLUOSEG_PLOTLYJS"
+"""Environment variable choosing how figure HTML gets plotly.js: ``none`` (the book,
+which loads ``_static/plotly.min.js`` once per page), ``cdn`` (a ``<script>`` from
+plotly's CDN, ~0 bytes in the notebook) or ``inline`` (~4 MB per figure, offline)."""
+
+
+def plotlyjs_mode() -> str | bool:
+    """The ``include_plotlyjs`` argument of figure HTML: ``FLUOSEG_PLOTLYJS`` when set;
+    otherwise ``"cdn"`` in Colab (which shows each output's HTML in its own frame, and
+    neither loads the book's plotly.js nor renders plotly's JSON mime type), else
+    ``False`` (the book, JupyterLab).
+
+    Raises:
+        InputError: ``FLUOSEG_PLOTLYJS`` not one of ``none``, ``cdn``, ``inline``.
+    """
+    import os
+    import sys
+
+    value = os.environ.get(PLOTLYJS_ENV, "").strip().lower()
+    modes: dict[str, str | bool] = {"none": False, "cdn": "cdn", "inline": True}
+    if value:
+        if value not in modes:
+            raise InputError(
+                f"{PLOTLYJS_ENV} must be one of {sorted(modes)}, got {value!r}"
+            )
+        return modes[value]
+    return "cdn" if "google.colab" in sys.modules else False
+
+
+def plotly_bundle(
+    fig: Any, include_plotlyjs: str | bool | None = None
+) -> dict[str, Any]:
+    """The display bundle of :func:`show_plotly`: HTML + plotly's JSON.
+
+    The HTML holds plotly.js as ``include_plotlyjs`` says (default
+    :func:`plotlyjs_mode`: none in the book and JupyterLab, the CDN in Colab).
+    """
     import json
 
+    if include_plotlyjs is None:
+        include_plotlyjs = plotlyjs_mode()
     return {
-        "text/html": fig.to_html(include_plotlyjs=False, full_html=False),
+        "text/html": fig.to_html(include_plotlyjs=include_plotlyjs, full_html=False),
         PLOTLY_MIME: json.loads(fig.to_json()),
         "text/plain": f"<plotly figure: {len(fig.data)} traces>",
     }
@@ -348,7 +385,8 @@ def show_plotly(fig: Any) -> None:
     """Display a plotly figure so that it appears in JupyterLab and in the book's HTML.
 
     The ``text/html`` part uses the plotly.js that the book loads from
-    ``_static/plotly.min.js``; JupyterLab uses the plotly JSON mime type.
+    ``_static/plotly.min.js`` (in Colab, plotly's CDN: see :func:`plotlyjs_mode`);
+    JupyterLab uses the plotly JSON mime type.
     """
     from IPython.display import display
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fluoseg.errors import InputError
+from fluoseg.errors import InputError, require_tensorflow
 from fluoseg.models.configs import (
     CycleGANConfig,
     ModelConfig,
@@ -144,6 +144,7 @@ def with_precision(net: keras.Model, precision: str = "float32") -> keras.Model:
         raise InputError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if precision == "float32":
         return net
+    require_tensorflow()
     import keras
 
     spec = keras.saving.serialize_keras_object(net)

@@ -53,8 +53,15 @@ import logging
 import math
 from typing import Any
 
-import keras
 import numpy as np
+
+try:
+    import keras
+except ImportError:  # TensorFlow missing: say which extra installs it
+    from fluoseg.errors import require_tensorflow
+
+    require_tensorflow()
+    raise
 from keras import layers, ops
 
 from fluoseg.models.blocks import build_patchgan3d, build_resnet_generator

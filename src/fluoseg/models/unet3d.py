@@ -9,7 +9,13 @@ patience ``cfg.patience``.
 
 from __future__ import annotations
 
-import keras
+try:
+    import keras
+except ImportError:  # TensorFlow missing: say which extra installs it
+    from fluoseg.errors import require_tensorflow
+
+    require_tensorflow()
+    raise
 
 from fluoseg.models.blocks import build_unet3d
 from fluoseg.models.configs import UNetConfig

@@ -25,7 +25,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
+try:
+    import keras
+except ImportError:  # TensorFlow missing: say which extra installs it
+    from fluoseg.errors import require_tensorflow
+
+    require_tensorflow()
+    raise
 from keras import ops
 
 from fluoseg.models.blocks import build_patchgan3d, build_vox2vox_generator
