@@ -37,6 +37,24 @@ def test_classical_segment_is_stretch_smooth_threshold(method):
         np.testing.assert_array_equal(pred[..., c], expected)
 
 
+def test_thresholds_of_large_volumes_come_from_an_even_sample(monkeypatch):
+    import fluoseg.baseline as baseline
+
+    image, _ = _blobs()
+    full = classical_segment(image, "yen")
+    monkeypatch.setattr(baseline, "THRESHOLD_SAMPLE", 24 * 32 * 32 // 4)
+    seen = []
+    real = baseline._threshold_function("yen")
+
+    def recording(method):
+        return lambda v: seen.append(v.size) or real(v)
+
+    monkeypatch.setattr(baseline, "_threshold_function", recording)
+    sampled = classical_segment(image, "yen")
+    assert seen == [24 * 32 * 32 // 4] * 2
+    assert np.mean(sampled != full) < 0.01  # nearly the same mask
+
+
 def test_otsu_finds_a_large_ball_but_not_a_tiny_one():
     # Otsu splits the background when the foreground is a tiny share of the voxels
     # (here 0.5 %): the reason the baseline's method is chosen per dataset
