@@ -74,9 +74,9 @@ def test_choose_method_returns_the_best_scoring_method():
     image, mask = _blobs(1)
     # a dim ramp under channel 0 makes some methods flood part of the background
     image[..., 0] += np.linspace(0, 0.5, 32)[None, None, :]
-    best, scores = choose_method([image], [mask])
-    assert set(scores) == set(METHODS)
-    assert scores[best] == max(scores.values())
+    (best, stretch), scores = choose_method([image], [mask])
+    assert set(scores) == set(METHODS) | {f"{m} (raw)" for m in METHODS}
+    assert scores[best if stretch else f"{best} (raw)"] == max(scores.values())
     assert all(0.0 <= v <= 1.0 for v in scores.values())
 
 
@@ -100,7 +100,10 @@ def test_baseline_experiment_chooses_on_validation_and_scores_test(
     r = baseline_experiment("smoke", methods=("otsu", "triangle"))
     assert r.name == BASELINE_RESULT and r.profile == "smoke"
     assert r.extra["method"] in ("otsu", "triangle")
-    assert set(r.extra["validation_dice"]) == {"otsu", "triangle"}
+    assert set(r.extra["validation_dice"]) == {
+        "otsu", "triangle", "otsu (raw)", "triangle (raw)"
+    }  # fmt: skip
+    assert isinstance(r.extra["stretch"], bool)
     assert r.extra["chosen_on"] not in r.timings["test_seconds"]  # never a test crop
     assert list(r.metrics.index) == ["nuclei", "golgi"]
     assert r.extra["label"].startswith("Baseline")
