@@ -54,6 +54,8 @@ _UNIT_TO_UM = {
     "nanometer": 1e-3,
     "mm": 1e3,
     "millimeter": 1e3,
+    "cm": 1e4,
+    "m": 1e6,
 }
 
 
@@ -170,6 +172,19 @@ def _tag_value(page: object, name: str) -> tuple | None:
     return None if tag is None else tag.value
 
 
+def ome_voxel_size(pixels: ET.Element) -> tuple[float, float, float] | None:
+    """(z, y, x) in µm from an OME ``Pixels`` element's ``PhysicalSize*`` attributes
+    (units converted), or None when one is missing."""
+    sizes = []
+    for ax in ("Z", "Y", "X"):
+        v = pixels.get(f"PhysicalSize{ax}")
+        if v is None:
+            return None
+        unit = pixels.get(f"PhysicalSize{ax}Unit", "µm")
+        sizes.append(float(v) * _UNIT_TO_UM.get(unit.lower(), 1.0))
+    return (sizes[0], sizes[1], sizes[2])
+
+
 def _voxel_size(meta: _Meta) -> tuple[float, float, float] | None:
     """(z, y, x) in µm from OME or ImageJ metadata, else None."""
     if meta.ome:
@@ -180,16 +195,9 @@ def _voxel_size(meta: _Meta) -> tuple[float, float, float] | None:
         if root is not None:
             for el in root.iter():
                 if el.tag.endswith("Pixels"):
-                    sizes = []
-                    for ax in ("Z", "Y", "X"):
-                        v = el.get(f"PhysicalSize{ax}")
-                        unit = el.get(f"PhysicalSize{ax}Unit", "µm")
-                        if v is None:
-                            sizes = []
-                            break
-                        sizes.append(float(v) * _UNIT_TO_UM.get(unit.lower(), 1.0))
-                    if sizes:
-                        return (sizes[0], sizes[1], sizes[2])
+                    voxel = ome_voxel_size(el)
+                    if voxel is not None:
+                        return voxel
                     break
     ij = meta.imagej
     if ij and "spacing" in ij and meta.xres and meta.yres:

@@ -30,9 +30,7 @@ import numpy as np
 
 from fluoseg import CLASS_NAMES
 from fluoseg.errors import InputError
-from fluoseg.io import FILE_CHANNELS, atomic_write
-
-_UNITS_TO_UM = {"µm": 1.0, "um": 1.0, "nm": 1e-3, "mm": 1e3, "m": 1e6, "cm": 1e4}
+from fluoseg.io import FILE_CHANNELS, atomic_write, ome_voxel_size
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,7 @@ def ome_info(path: str | os.PathLike) -> OmeInfo | None:
             xml = tif.ome_metadata
     except Exception:  # noqa: BLE001 - not readable as OME: the TIFF reader decides
         return None
-    sizes: list[float] = []
+    voxel = None
     names: list[str] = []
     try:
         root = ET.fromstring(xml or "")
@@ -77,15 +75,8 @@ def ome_info(path: str | os.PathLike) -> OmeInfo | None:
         else next((e for e in root.iter() if e.tag.endswith("Pixels")), None)
     )
     if pixels is not None:
-        for ax in ("Z", "Y", "X"):
-            value = pixels.get(f"PhysicalSize{ax}")
-            unit = pixels.get(f"PhysicalSize{ax}Unit", "µm")
-            if value is None:
-                sizes = []
-                break
-            sizes.append(float(value) * _UNITS_TO_UM.get(unit, 1.0))
+        voxel = ome_voxel_size(pixels)
         names = [c.get("Name", "") for c in pixels if c.tag.endswith("Channel")]
-    voxel = (sizes[0], sizes[1], sizes[2]) if sizes else None
     return OmeInfo(axes, shape, voxel, tuple(names))
 
 
