@@ -101,34 +101,6 @@ def choose_method(
 BASELINE_RESULT = "baseline-2class"
 
 
-def _score_test_crops(
-    data_dir: Any, profile: Any, method: str, sigma: float, stretch: bool
-) -> tuple[Any, dict[str, float], Any, Any]:
-    """(average vs annotator, seconds per crop, per-crop frame, average vs truth)."""
-    import time
-
-    import pandas as pd
-
-    from fluoseg import CLASS_NAMES
-    from fluoseg.data.dataset import load_split
-    from fluoseg.metrics import average, evaluate
-
-    names = list(CLASS_NAMES[:2])
-    kw = {"profile": profile, "data_dir": data_dir, "n_classes": 2}
-    truth = {c.name: c.mask for c in load_split("test", truth="truth", **kw)}
-    frames, frames_truth, seconds = [], [], {}
-    for crop in load_split("test", truth="annotator", **kw):
-        t0 = time.perf_counter()
-        mask = classical_segment(crop.image, method, sigma, stretch)
-        seconds[crop.name] = time.perf_counter() - t0
-        frame = evaluate(mask, crop.mask, class_names=names)
-        frames.append(frame.assign(crop=crop.name))
-        frames_truth.append(evaluate(mask, truth[crop.name], class_names=names))
-    per_crop = pd.concat(frames)
-    plain = [f.drop(columns="crop") for f in frames]
-    return average(plain), seconds, per_crop, average(frames_truth)
-
-
 def baseline_experiment(
     profile: Any = None,
     data_dir: str | None = None,
@@ -152,8 +124,11 @@ def baseline_experiment(
         (best, stretch), scores = choose_method(
             [val.image], [val.mask], methods, sigma
         )
-        avg, seconds, per_crop, avg_truth = _score_test_crops(
-            data_dir, profile, best, sigma, stretch
+        avg, per_crop, avg_truth, seconds, _ = results.score_test_crops(
+            lambda image: classical_segment(image, best, sigma, stretch),
+            2,
+            profile,
+            data_dir,
         )
         on = "stretched" if stretch else "raw"
         label = f"Baseline: Gaussian (sigma {sigma:g}) + {best} threshold, {on}"

@@ -340,6 +340,42 @@ class Evaluation:
     result: Result
 
 
+def score_test_crops(
+    segment: Callable[[np.ndarray], np.ndarray],
+    n_classes: int,
+    profile: Profile | str | None,
+    data_dir: Any = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict, dict]:
+    """Segment every test crop with ``segment`` (image -> mask), timed, and score it
+    against the annotator and the perfect masks.
+
+    Returns (average vs annotator, per-crop frame with a ``crop`` column, average vs
+    perfect masks, seconds by crop, masks by crop).
+    """
+    import time
+
+    from fluoseg import CLASS_NAMES
+    from fluoseg.data.dataset import load_split
+    from fluoseg.metrics import average, evaluate
+
+    names = list(CLASS_NAMES[:n_classes])
+    kw = {"profile": profile, "data_dir": data_dir, "n_classes": n_classes}
+    annotator = load_split("test", truth="annotator", **kw)
+    truth = {c.name: c.mask for c in load_split("test", truth="truth", **kw)}
+    frames, frames_truth, seconds, preds = [], [], {}, {}
+    for crop in annotator:
+        t0 = time.perf_counter()
+        mask = segment(crop.image)
+        seconds[crop.name] = time.perf_counter() - t0
+        preds[crop.name] = mask
+        frames.append(evaluate(mask, crop.mask, class_names=names))
+        frames_truth.append(evaluate(mask, truth[crop.name], class_names=names))
+    per_crop = pd.concat(
+        [f.assign(crop=c.name) for f, c in zip(frames, annotator, strict=True)]
+    )
+    return average(frames), per_crop, average(frames_truth), seconds, preds
+
+
 def evaluate_run(
     run: Any, name: str, profile: Profile | str | None = None, *, save: bool = True
 ) -> Evaluation:
@@ -351,31 +387,10 @@ def evaluate_run(
     thesis did) and against the perfect masks, and averaged over the crops with
     ``fluoseg.metrics.average`` (the thesis's tables).
     """
-    import time
-
-    from fluoseg import CLASS_NAMES
-    from fluoseg.data.dataset import load_split
-    from fluoseg.metrics import average, evaluate
-
     prof = _profile_name(profile)
-    n = int(run.n_classes)
-    names = list(CLASS_NAMES[:n])
-    data_dir = run.config.get("data_dir")
-    kw = {"profile": prof, "data_dir": data_dir, "n_classes": n}
-    annotator = load_split("test", truth="annotator", **kw)
-    truth = {c.name: c.mask for c in load_split("test", truth="truth", **kw)}
-    frames, frames_truth, seconds, preds = [], [], {}, {}
     getattr(run, "segmenter", None)  # load the network now: its loading is not timed
-    for crop in annotator:
-        t0 = time.perf_counter()
-        mask = run.segment(crop.image)
-        seconds[crop.name] = time.perf_counter() - t0
-        preds[crop.name] = mask
-        frames.append(evaluate(mask, crop.mask, class_names=names))
-        frames_truth.append(evaluate(mask, truth[crop.name], class_names=names))
-    avg = average(frames)
-    per_crop = pd.concat(
-        [f.assign(crop=c.name) for f, c in zip(frames, annotator, strict=True)]
+    avg, per_crop, avg_truth, seconds, preds = score_test_crops(
+        run.segment, int(run.n_classes), prof, run.config.get("data_dir")
     )
     timings = {
         "train_seconds": run.timings.get("total_seconds"),
@@ -392,13 +407,13 @@ def evaluate_run(
         else {},
         "test_crops": list(seconds),
         "per_crop": _frame_to_json(per_crop),
-        "average_truth": _frame_to_json(average(frames_truth)),
+        "average_truth": _frame_to_json(avg_truth),
     }
     result = Result(name, avg, _plain(timings), _plain(dict(run.hardware)), prof, extra)
     if save:
         save_result(name, avg, timings, run.hardware, prof, extra=extra)
         result = load_result(name, prof) or result
-    return Evaluation(run, avg, per_crop, average(frames_truth), seconds, preds, result)
+    return Evaluation(run, avg, per_crop, avg_truth, seconds, preds, result)
 
 
 def run_experiment(
