@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -161,6 +162,10 @@ def test_experiments_match_the_thesis_tables() -> None:
     }
     with pytest.raises(InputError, match="unknown experiment"):
         experiment("resnet")
+    thesis_recipe = dataclasses.replace(
+        experiment("cyclegan-2class-unsup"), overrides=(("cycle_mask", "soft"),)
+    )
+    assert thesis_recipe.train_kwargs()["config_overrides"] == {"cycle_mask": "soft"}
 
 
 def _result(name: str, dice: list[float], **timings) -> Result:

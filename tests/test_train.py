@@ -355,3 +355,47 @@ def test_share_rule_run_config_and_segment(trained: Run, data_dir: Path) -> None
         shared.segment(image), threshold_by_share(probs, [0.05, 0.01])
     )
     np.testing.assert_array_equal(shared.segment(image, threshold=0.3), probs > 0.3)
+
+
+def test_overrides_patience_and_callbacks_reach_the_run(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    import keras
+
+    from fluoseg.train import with_overrides
+
+    seen: list[int] = []
+
+    class Count(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            # runs after the epoch's checkpoint: best.keras is already on disk
+            assert (tmp_path / "r" / "best.keras").is_file()
+            seen.append(epoch)
+
+    run = train(
+        "unet",
+        2,
+        profile="smoke",
+        data_dir=data_dir,
+        out=tmp_path / "r",
+        epochs=2,
+        progress=False,
+        patience=5,
+        callbacks=[Count()],
+        config_overrides={"learning_rate": 1e-4},
+    )
+    assert seen == [0, 1]
+    assert run.config["model_config"]["learning_rate"] == 1e-4
+    assert run.config["train_config"]["patience"] == 5
+    from fluoseg.models import model_config
+
+    cfg = model_config("cyclegan", "smoke")
+    assert with_overrides(cfg, None) is cfg
+    assert with_overrides(cfg, {"class_weights": [1.0, 2.0]}).class_weights == (1, 2)
+    with pytest.raises(InputError, match="unknown CycleGANConfig field"):
+        with_overrides(cfg, {"lambda_cycles": 1.0})
+    with pytest.raises(InputError, match="cycle_mask"):
+        with_overrides(cfg, {"cycle_mask": "medium"})
+    with pytest.raises(InputError, match="patience"):
+        train("unet", 2, profile="smoke", data_dir=data_dir, out=tmp_path / "q",
+              patience=0)

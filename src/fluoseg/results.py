@@ -253,6 +253,9 @@ class Experiment:
         model, n_classes, raw, unsupervised, seed: ``fluoseg.train.train`` arguments.
         thesis_row: the thesis's row for the same model (``fluoseg.thesis``), if any.
         thesis_table: the thesis's table number, e.g. ``"5.1"``.
+        overrides: ``(field, value)`` pairs replacing the profile's model
+            configuration (``fluoseg.train.with_overrides``), e.g. the thesis's
+            recipe at cpu scale.
     """
 
     name: str
@@ -264,16 +267,20 @@ class Experiment:
     seed: int = 0
     thesis_row: str | None = None
     thesis_table: str | None = None
+    overrides: tuple[tuple[str, Any], ...] = ()
 
     def train_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``fluoseg.train.train`` for this experiment."""
-        return {
+        kwargs: dict[str, Any] = {
             "model": self.model,
             "n_classes": self.n_classes,
             "raw": self.raw,
             "unsupervised": self.unsupervised,
             "seed": self.seed,
         }
+        if self.overrides:
+            kwargs["config_overrides"] = dict(self.overrides)
+        return kwargs
 
 
 def experiments() -> dict[str, Experiment]:

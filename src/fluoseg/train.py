@@ -33,7 +33,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -878,6 +878,26 @@ def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
     return out
 
 
+def with_overrides(mcfg: Any, overrides: Mapping[str, Any] | None) -> Any:
+    """``mcfg`` with the fields in ``overrides`` replaced (lists become tuples).
+
+    Raises:
+        InputError: a name that is not a field of the configuration, or a value the
+            configuration rejects.
+    """
+    if not overrides:
+        return mcfg
+    fields = {f.name for f in dataclasses.fields(mcfg)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise InputError(
+            f"unknown {type(mcfg).__name__} field(s) {', '.join(unknown)}: expected "
+            f"some of {', '.join(sorted(fields))}"
+        )
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    return dataclasses.replace(mcfg, **values)
+
+
 def train(
     model: str = "unet",
     n_classes: int = 2,
@@ -892,6 +912,9 @@ def train(
     truth: str = "annotator",
     progress: bool = True,
     overwrite: bool = False,
+    patience: int | None = None,
+    callbacks: Sequence[Any] = (),
+    config_overrides: Mapping[str, Any] | None = None,
 ) -> Run:
     """Train (or resume, or load) a model and return its :class:`Run`.
 
@@ -911,6 +934,14 @@ def train(
             perfect ``truth`` masks.
         progress: show a progress bar.
         overwrite: replace a run directory that holds a different configuration.
+        patience: override the profile's early-stopping patience (epochs without
+            improvement of the model's monitored validation value).
+        callbacks: extra Keras callbacks, run after the epoch's checkpoint is written
+            (e.g. to copy ``best.keras`` at chosen budgets, as the Dice-vs-compute
+            benchmark does).
+        config_overrides: replace fields of the profile's model configuration (e.g.
+            ``{"cycle_mask": "soft"}`` to train the thesis's recipe at cpu scale); the
+            run's saved configuration, and so its folder name, records them.
 
     Raises:
         InputError: bad arguments, a missing data folder, or ``out`` holding a run of
@@ -931,7 +962,11 @@ def train(
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     tc = train_config(model, prof, epochs)
-    mcfg = model_config(model, prof, n_classes)
+    if patience is not None:
+        if int(patience) < 1:
+            raise InputError(f"patience must be a positive integer, got {patience}")
+        tc = dataclasses.replace(tc, patience=int(patience))
+    mcfg = with_overrides(model_config(model, prof, n_classes), config_overrides)
     ddir = Path(data_dir).expanduser().resolve() if data_dir else dataset_dir(prof)
     if data_dir is not None and not ddir.is_dir():
         raise InputError(
@@ -977,7 +1012,7 @@ def train(
         from fluoseg.data.dataset import ensure_dataset
 
         ensure_dataset(prof, progress=progress)
-    return _fit(run_dir, cfg, prof, ddir, tc, mcfg, state, progress)
+    return _fit(run_dir, cfg, prof, ddir, tc, mcfg, state, progress, list(callbacks))
 
 
 def _fit(
@@ -989,6 +1024,7 @@ def _fit(
     mcfg: Any,
     state: dict,
     progress: bool,
+    extra: list | None = None,
 ) -> Run:
     require_tensorflow()
     import keras
@@ -1030,7 +1066,7 @@ def _fit(
         callbacks += extra_callbacks(
             cfg["model"], model, mcfg, probe=probe, epochs=tc.epochs
         )
-        callbacks += [early, RunCheckpoint(trainer, timer, early)]
+        callbacks += [early, RunCheckpoint(trainer, timer, early), *(extra or [])]
         train_ds = sampler.dataset(start * steps, tc.epochs * steps, tc.batch_size)
         val_ds = tf.data.Dataset.from_tensor_slices(val).batch(tc.batch_size)
         model.fit(
