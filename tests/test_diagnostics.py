@@ -34,3 +34,53 @@ def test_cyclegan_epochs_exact_values():
     assert ("D_I accuracy", "") not in out.columns
     with pytest.raises(InputError, match="CycleGAN"):
         cyclegan_epochs(history.drop(columns="val_fg_ref_1"), 2)
+
+
+def test_domain_shares_reads_annotation_where_the_image_patch_was_cut() -> None:
+    from fluoseg.diagnostics import domain_shares
+
+    shape = (12, 16, 16)
+    image = np.zeros(shape + (2,), np.float32)
+    annotated = np.zeros(shape + (2,), np.uint8)
+    annotated[4:8, 4:12, 4:12, 0] = 1  # one annotated nucleus
+    proposals = annotated.copy()  # patches centred on it
+    synthetic = np.ones(shape + (2,), np.uint8)  # all foreground
+    out = domain_shares(
+        [image], [proposals], [annotated], [synthetic], (8, 8, 8), 5, 1.0, seed=0
+    )
+    assert set(out["domain"]) == {"image patches (annotated)", "synthetic masks"}
+    assert len(out) == 2 * 5 * 2
+    img = out[out["domain"] == "image patches (annotated)"]
+    assert (img[img["class"] == "nuclei"]["share"] > 0).all()  # cut at the object
+    assert (img[img["class"] == "golgi"]["share"] == 0).all()
+    assert (out[out["domain"] == "synthetic masks"]["share"] == 1).all()
+    with pytest.raises(InputError, match="equal length"):
+        domain_shares([image], [], [annotated], [synthetic], (8, 8, 8), 5, 1.0)
+
+
+def test_cyclegan_from_run_renders_with_the_checkpointed_generator(
+    tmp_path_factory: pytest.TempPathFactory, smoke_unet_run
+) -> None:
+    from fluoseg.diagnostics import cyclegan_from_run, render_images
+    from fluoseg.train import train
+
+    data = smoke_unet_run.config["data_dir"]
+    run = train("cyclegan", 2, profile="smoke", unsupervised=True, epochs=1,
+                data_dir=data, out=tmp_path_factory.mktemp("cg") / "r",
+                progress=False)  # fmt: skip
+    model = cyclegan_from_run(run)
+    masks = np.zeros((1, 16, 16, 16, 2), np.float32)
+    masks[0, 4:12, 4:12, 4:12, 0] = 1
+    images = render_images(model, masks)
+    assert images.shape == (1, 16, 16, 16, 2)
+    assert images.min() >= 0 and images.max() <= 1
+    # the loaded G_S is the trained one: the same output as the saved segmenter
+    x = np.random.default_rng(0).random((1, 16, 16, 16, 2)).astype(np.float32)
+    np.testing.assert_allclose(
+        np.asarray(model.g_s(2 * x - 1)), np.asarray(run.segmenter(x)) * 2 - 1,
+        atol=1e-5,
+    )
+    with pytest.raises(InputError, match="not a CycleGAN"):
+        cyclegan_from_run(smoke_unet_run)
+    with pytest.raises(InputError, match="expected \\(B, Z, Y, X"):
+        render_images(model, masks[0])

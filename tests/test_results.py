@@ -324,3 +324,21 @@ def test_ensure_result_reuses_a_current_result_and_recomputes_a_stale_one(
     assert R.ensure_result("unet-2class", "smoke") == "fresh"
     assert R.ensure_result("vox2vox-2class", "smoke") == "fresh"  # never saved
     assert computed == ["unet-2class", "vox2vox-2class"]
+
+
+def test_thesis_recipe_differs_from_the_cpu_recipe_only_where_it_says() -> None:
+    from fluoseg.models import model_config
+    from fluoseg.results import THESIS_RECIPE
+    from fluoseg.train import with_overrides
+
+    cpu = model_config("cyclegan", "cpu", 2)
+    kwargs = THESIS_RECIPE.train_kwargs()
+    thesis = with_overrides(cpu, kwargs["config_overrides"])
+    changed = {
+        k for k, v in thesis.to_dict().items() if cpu.to_dict()[k] != v
+    }
+    assert changed == {"cycle_mask", "ema_decay", "threshold_rule"}
+    paper = model_config("cyclegan", "paper", 2)
+    for key in changed:  # each override is the thesis's own setting
+        assert getattr(thesis, key) == getattr(paper, key)
+    assert THESIS_RECIPE.name not in experiments()  # not a row of the book's tables

@@ -46,3 +46,82 @@ def cyclegan_epochs(history: pd.DataFrame, n_classes: int) -> pd.DataFrame:
     frame = pd.DataFrame(cols)
     frame.index.name = "epoch"
     return frame
+
+
+def domain_shares(
+    images: list[np.ndarray],
+    proposals: list[np.ndarray],
+    annotated: list[np.ndarray],
+    synthetic: list[np.ndarray],
+    patch_shape: tuple[int, int, int],
+    n: int,
+    foreground_fraction: float,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Per-patch foreground shares of the two domains an unsupervised CycleGAN sees.
+
+    Image patches are drawn as the trainer draws them (``foreground_fraction`` of them
+    centred on ``proposals``, the bright blobs); their share is read from
+    ``annotated`` masks at the same place, **for diagnosis only** (training never reads
+    them). Mask patches are drawn from the ``synthetic`` masks the same way. Returns
+    one row per patch and class: ``domain``, ``class``, ``share``.
+    """
+    from fluoseg.sampling import fixed_mask_patches, fixed_patches
+
+    if not (len(images) == len(proposals) == len(annotated)) or not images:
+        raise InputError(
+            "images, proposals and annotated masks must be non-empty lists of equal "
+            f"length, got {len(images)}, {len(proposals)}, {len(annotated)}"
+        )
+    n_classes = int(synthetic[0].shape[-1])
+    # carry the annotation along as extra image channels: same origins, same crop
+    stacked = [
+        np.concatenate([im, np.asarray(a, np.float32)[..., :n_classes]], axis=-1)
+        for im, a in zip(images, annotated, strict=True)
+    ]
+    x, _ = fixed_patches(stacked, proposals, patch_shape, n, foreground_fraction, seed)
+    ann = x[..., -n_classes:]
+    syn = fixed_mask_patches(synthetic, patch_shape, n, foreground_fraction, seed)
+    rows = []
+    for domain, arr in (("image patches (annotated)", ann), ("synthetic masks", syn)):
+        shares = arr.reshape(arr.shape[0], -1, n_classes).mean(axis=1)
+        for k, name in enumerate(CLASS_NAMES[:n_classes]):
+            rows += [
+                {"domain": domain, "class": name, "share": float(v)}
+                for v in shares[:, k]
+            ]
+    return pd.DataFrame(rows)
+
+
+def cyclegan_from_run(run: object) -> object:
+    """The whole CycleGAN (G_S, G_I, D_S, D_I) of a run at its last checkpoint, to
+    look at what G_I renders (``segmenter.keras`` holds only G_S).
+
+    Raises:
+        InputError: not a CycleGAN run, or a run without a checkpoint.
+    """
+    import json
+
+    from fluoseg.models import build_model
+    from fluoseg.models.configs import CycleGANConfig
+
+    config = getattr(run, "config", {})
+    if config.get("model") != "cyclegan":
+        raise InputError(f"{getattr(run, 'path', run)} is not a CycleGAN run")
+    ckpt = run.path / "checkpoint"  # type: ignore[attr-defined]
+    state_file = ckpt / "state.json"
+    if not state_file.is_file():
+        raise InputError(f"{run.path}: no checkpoint to load G_I from")  # type: ignore[attr-defined]
+    state = json.loads(state_file.read_text())
+    model = build_model("cyclegan", CycleGANConfig.from_dict(config["model_config"]))
+    model.load_weights(str(ckpt / state["weights"]))
+    return model
+
+
+def render_images(model: object, masks: np.ndarray) -> np.ndarray:
+    """G_I's images (B, Z, Y, X, 2) in [0, 1] for masks (B, Z, Y, X, n) in {0, 1}."""
+    m = np.asarray(masks, dtype=np.float32)
+    if m.ndim != 5:
+        raise InputError(f"masks of shape {m.shape}: expected (B, Z, Y, X, classes)")
+    out = model.g_i(2.0 * m - 1.0, training=False)  # type: ignore[attr-defined]
+    return ((np.asarray(out) + 1.0) * 0.5).astype(np.float32)

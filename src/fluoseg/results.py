@@ -314,6 +314,19 @@ def experiments() -> dict[str, Experiment]:
     return {e.name: e for e in rows}
 
 
+#: The thesis's CycleGAN recipe at cpu scale: what the cpu recipe replaced (soft cycle
+#: masks into G_I, no weight averaging, a fixed 0.5 threshold). Not one of the book's
+#: tables: the CycleGAN debugging page trains it to show the failure it fixes.
+THESIS_RECIPE = Experiment(
+    "cyclegan-2class-unsup-thesis-recipe",
+    "CycleGAN (unsupervised, thesis recipe)",
+    "cyclegan",
+    2,
+    unsupervised=True,
+    overrides=(("cycle_mask", "soft"), ("ema_decay", 0.0), ("threshold_rule", "fixed")),
+)
+
+
 def experiment(name: str) -> Experiment:
     """The experiment called ``name`` (see :func:`experiments`)."""
     known = experiments()
@@ -409,9 +422,9 @@ def evaluate_run(
     extra = {
         "run": str(run.path),
         "run_total_seconds": run.timings.get("total_seconds"),
-        "train": dict(experiments()[name].train_kwargs())
+        "train": experiments()[name].train_kwargs()
         if name in experiments()
-        else {},
+        else _train_args(run),
         "test_crops": list(seconds),
         "per_crop": _frame_to_json(per_crop),
         "average_truth": _frame_to_json(avg_truth),
@@ -423,20 +436,31 @@ def evaluate_run(
     return Evaluation(run, avg, per_crop, avg_truth, seconds, preds, result)
 
 
+def _train_args(run: Any) -> dict[str, Any]:
+    """The ``fluoseg.train.train`` arguments a run was trained with, from its config."""
+    cfg = run.config
+    keys = ("model", "n_classes", "raw", "unsupervised", "seed")
+    return {k: cfg[k] for k in keys if k in cfg}
+
+
 def run_experiment(
-    name: str, profile: Profile | str | None = None, *, progress: bool = True
+    name: str | Experiment,
+    profile: Profile | str | None = None,
+    *,
+    progress: bool = True,
 ) -> Evaluation:
-    """Train (or load the cached run of) experiment ``name``, then :func:`evaluate_run`.
+    """Train (or load the cached run of) experiment ``name`` (a name of
+    :func:`experiments` or an :class:`Experiment`), then :func:`evaluate_run`.
 
     Training goes through ``fluoseg.train.train`` with the experiment's arguments, so a
     finished run is loaded, not retrained.
     """
     from fluoseg.train import train
 
-    exp = experiment(name)
+    exp = name if isinstance(name, Experiment) else experiment(name)
     prof = get_profile(profile) if not isinstance(profile, Profile) else profile
     run = train(**exp.train_kwargs(), profile=prof, progress=progress)
-    return evaluate_run(run, name, prof)
+    return evaluate_run(run, exp.name, prof)
 
 
 def _is_current(result: Result) -> bool:
