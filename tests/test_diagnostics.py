@@ -84,3 +84,13 @@ def test_cyclegan_from_run_renders_with_the_checkpointed_generator(
         cyclegan_from_run(smoke_unet_run)
     with pytest.raises(InputError, match="expected \\(B, Z, Y, X"):
         render_images(model, masks[0])
+
+
+def test_hidden_share_counts_only_sub_threshold_output() -> None:
+    from fluoseg.diagnostics import hidden_share
+
+    p = np.zeros((4, 2), np.float32)
+    p[:, 0] = [0.9, 0.1, 0.1, 0.0]  # 0.2 of 1.1 below 0.5
+    assert hidden_share(p) == pytest.approx([0.2 / 1.1, 0.0])
+    with pytest.raises(InputError, match="classes"):
+        hidden_share(np.zeros(3))

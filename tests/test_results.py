@@ -342,3 +342,20 @@ def test_thesis_recipe_differs_from_the_cpu_recipe_only_where_it_says() -> None:
     for key in changed:  # each override is the thesis's own setting
         assert getattr(thesis, key) == getattr(paper, key)
     assert THESIS_RECIPE.name not in experiments()  # not a row of the book's tables
+
+
+def test_recorded_benchmark_picks_the_newest_recording(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fluoseg.results import recorded_benchmark
+
+    (tmp_path / "_toc.yml").write_text("")
+    (tmp_path / "pyproject.toml").write_text("")
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert recorded_benchmark("dice-compute") is None
+    (bench / "dice-compute-2026-12-01.json").write_text('{"v": 1}')
+    (bench / "dice-compute-2026-12-06.json").write_text('{"v": 2}')
+    newest = ({"v": 2}, "dice-compute-2026-12-06.json")
+    assert recorded_benchmark("dice-compute") == newest

@@ -262,3 +262,20 @@ def test_figures_become_png_bytes() -> None:
     png = figure_png(grouped_bar_figure(_table(), "DC"))
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert register_figure_display() is False  # no IPython shell under pytest
+
+
+def test_middle_slices_and_dice_compute_figures() -> None:
+    from fluoseg.viz import dice_compute_figure, middle_slices_figure
+
+    img = np.random.default_rng(0).random((4, 6, 6, 2)).astype(np.float32)
+    mask = (img > 0.5).astype(np.uint8)
+    fig = middle_slices_figure([("image", img), ("synthetic mask", mask)])
+    assert len(fig.axes) == 2 and fig.axes[1].get_title() == "synthetic mask"
+    with pytest.raises(InputError, match="expected \\(Z, Y, X, C\\)"):
+        middle_slices_figure([("image", img[0])])
+    dice = np.array([[0.1, 0.0], [0.3, 0.1], [0.5, 0.2]])
+    fig = dice_compute_figure([1, 3, 10], dice, reference=[0.77, 0.64], title="t")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and len(ax.lines) == 4
+    with pytest.raises(InputError, match="expected \\(2, 2\\)"):
+        dice_compute_figure([1, 3], np.zeros((3, 2)))

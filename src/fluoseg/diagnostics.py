@@ -125,3 +125,19 @@ def render_images(model: object, masks: np.ndarray) -> np.ndarray:
         raise InputError(f"masks of shape {m.shape}: expected (B, Z, Y, X, classes)")
     out = model.g_i(2.0 * m - 1.0, training=False)  # type: ignore[attr-defined]
     return ((np.asarray(out) + 1.0) * 0.5).astype(np.float32)
+
+
+def hidden_share(probs: np.ndarray, threshold: float = 0.5) -> list[float]:
+    """Per class, the share of G_S's total output that lies below ``threshold``.
+
+    A G_S that draws faint, sub-threshold copies of the background (to let G_I rebuild
+    it, which the image cycle rewards) has a large hidden share; it is invisible in the
+    thresholded mask. ``probs`` is (..., classes) in [0, 1].
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim < 2 or p.size == 0:
+        raise InputError(f"probabilities of shape {p.shape}: expected (..., classes)")
+    flat = p.reshape(-1, p.shape[-1])
+    total = flat.sum(axis=0)
+    below = np.where(flat < threshold, flat, 0.0).sum(axis=0)
+    return [float(b / t) if t > 0 else 0.0 for b, t in zip(below, total, strict=True)]

@@ -592,3 +592,19 @@ def timing_table(results: Mapping[str, Result]) -> pd.DataFrame:
     df = pd.DataFrame.from_dict(rows, orient="index")
     df.index.name = "model"
     return df
+
+
+def recorded_benchmark(prefix: str) -> tuple[dict, str] | None:
+    """The newest recorded benchmark ``benchmarks/<prefix>-<date>.json`` of this
+    checkout and its file name, or ``None`` (no checkout, e.g. a pip install, or no
+    recording yet)."""
+    from fluoseg.config import repo_root
+
+    root = repo_root()
+    if root is None:
+        return None
+    found = sorted((root / "benchmarks").glob(f"{prefix}-*.json"))
+    if not found:
+        return None
+    return json.loads(found[-1].read_text(encoding="utf-8")), found[-1].name
+

@@ -737,3 +737,50 @@ def history_figure(
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return fig
+
+
+def middle_slices_figure(panels: Sequence[tuple[str, np.ndarray]]) -> Figure:
+    """One row of middle z-slices of 3D patches: ``(title, patch)`` pairs, each patch
+    (Z, Y, X, 2) an image in [0, 1] or, with ``"mask"`` in its title, a mask."""
+    if not panels:
+        raise InputError("no panels to show: expected (title, patch) pairs")
+    fig = _mpl_figure(2.4 * len(panels), 2.6)
+    for ax, (title, vol) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels,
+                                strict=True):  # fmt: skip
+        arr = np.asarray(vol)
+        if arr.ndim != 4:
+            raise InputError(
+                f"panel {title!r} of shape {arr.shape}: expected (Z, Y, X, C)"
+            )
+        mid = arr[arr.shape[0] // 2]
+        rgb = mask_rgb(mid) if "mask" in title else image_rgb(mid)
+        ax.imshow(rgb, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    return fig
+
+
+def dice_compute_figure(
+    minutes: Sequence[float],
+    dice: np.ndarray,
+    reference: Sequence[float] | None = None,
+    title: str = "",
+    class_names: Sequence[str] = ("nuclei", "golgi"),
+) -> Figure:
+    """Test Dice per class against training minutes (log scale), with an optional
+    dashed reference per class (e.g. the thesis's, after 28.6 GPU-hours)."""
+    d = np.asarray(dice, dtype=float)
+    if d.ndim != 2 or d.shape[0] != len(minutes) or d.shape[1] != len(class_names):
+        raise InputError(
+            f"dice of shape {d.shape}: expected ({len(minutes)}, {len(class_names)})"
+        )
+    fig = _mpl_figure(6, 3)
+    ax = fig.subplots()
+    for i, name in enumerate(class_names):
+        ax.plot(minutes, d[:, i], "o-", color=f"C{i}", label=f"{name}, this machine")
+        if reference is not None:
+            ax.axhline(reference[i], color=f"C{i}", ls="--", label=f"{name}, thesis")
+    ax.set(xscale="log", xlabel="training minutes", ylabel="test Dice", title=title)
+    ax.legend(fontsize=7)
+    return fig
+
