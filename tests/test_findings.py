@@ -55,3 +55,16 @@ def test_within_tolerance_matches_the_thesis_gaps_it_is_named_after():
     u, c = thesis_row("U-Net + Pre"), thesis_row("CycleGAN (unsupervised)")
     gaps = [abs(c[f"DC {k}"] - u[f"DC {k}"]) for k in ("Nuclei", "Golgi")]
     assert round(max(gaps), 2) == WITHIN_DICE
+
+
+def test_preprocessing_verdict_says_when_the_simulator_built_the_finding(tmp_path):
+    from fluoseg.findings import preprocessing_verdict
+
+    gains = {"nuclei": 0.3, "golgi": 0.4}
+    real = preprocessing_verdict(gains, gains, tmp_path)  # no manifest: real data
+    assert "**confirms**" in real and "grey levels" in real
+    crops = [{"split": "train", "info": {"gain": 0.25}},
+             {"split": "test", "info": {"gain": 0.7}}]
+    (tmp_path / "manifest.json").write_text(json.dumps({"crops": crops}))
+    sim = preprocessing_verdict(gains, gains, tmp_path)
+    assert "**agrees**" in sim and "2.8 times as bright" in sim
