@@ -141,3 +141,17 @@ def test_side_by_side_of_several_models_fills_missing_classes_with_nan() -> None
     assert t.shape == (4, 9)
     assert pd.isna(t.loc["a", "DC Pair"])
     assert t.loc["b", "DC Pair"] == 0.4
+
+
+def test_text_quotes_name_the_rows_that_hold_the_quoted_numbers():
+    from fluoseg.thesis import text_quotes
+
+    q = text_quotes().set_index(["section", "column", "about"])
+    cg = q.loc[("§5.3.5", "DC Nuclei", "CycleGAN (unsupervised)")]
+    assert cg["table says"] == 0.7664
+    assert cg["quoted number is in"] == "Table 5.5, CycleGAN (supervised)"
+    v2 = q.loc[("§5.3.5", "DC Nuclei", "Vox2Vox")]
+    assert (v2["table says"], v2["quoted number is in"]) == (
+        0.7539, "Table 5.4, Vox2Vox 3-class")
+    pair = q.loc[("§5.3.1", "Recall Pair", "U-Net 3-class")]
+    assert pair["table says"] == 0.8403 and pair["quoted number is in"] == "no table"

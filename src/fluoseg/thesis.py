@@ -154,6 +154,42 @@ def thesis_row(model: str) -> pd.Series:
     )
 
 
+TEXT_QUOTES: tuple[tuple[str, str, str, float], ...] = (
+    ("§5.3.1", "U-Net 3-class", "Recall Pair", 0.845),
+    ("§5.3.1", "U-Net 3-class", "Precision Pair", 0.6823),
+    ("§5.3.5", "CycleGAN (unsupervised)", "DC Nuclei", 0.7612),
+    ("§5.3.5", "Vox2Vox", "DC Nuclei", 0.7464),
+)
+"""Numbers the thesis's prose quotes that differ from its own tables: (section, the
+row the text is about, column, quoted value). §5.3.1 discusses Table 5.2's pair
+class; §5.3.5 compares "the proposed unsupervised model" and, for Golgi, quotes the
+unsupervised CycleGAN (0.6427) and the 2-class Vox2Vox (0.6883)."""
+
+
+def text_quotes() -> pd.DataFrame:
+    """The thesis's inconsistencies between text and tables (:data:`TEXT_QUOTES`):
+    one row per quoted number with the table's value of the row the text is about
+    and the table rows, if any, that hold the quoted number instead. The book's
+    tables use the tables' values."""
+    rows = []
+    for section, model, column, quoted in TEXT_QUOTES:
+        holders = [
+            f"Table {number}, {name}"
+            for number in TABLES
+            for name, row in thesis_table(number).iterrows()
+            if any(abs(float(v) - quoted) < 5e-5 for v in row.dropna())
+        ]
+        rows.append({
+            "section": section,
+            "about": model,
+            "column": column,
+            "text quotes": quoted,
+            "table says": float(thesis_row(model)[column]),
+            "quoted number is in": "; ".join(holders) or "no table",
+        })
+    return pd.DataFrame(rows)
+
+
 def thesis_times() -> pd.DataFrame:
     """The thesis's Table 5.7 as numbers: one row per model.
 
