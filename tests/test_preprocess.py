@@ -88,3 +88,34 @@ def test_symmetric_round_trip(rng):
     assert s.dtype == np.float32
     np.testing.assert_allclose(to_symmetric(np.array([0.0, 0.5, 1.0])), [-1, 0, 1])
     np.testing.assert_allclose(from_symmetric(s), x, atol=1e-7)
+
+
+def test_stretch_without_upper_clip_keeps_the_order_of_bright_voxels() -> None:
+    from fluoseg.chunked import stretch
+    from fluoseg.export import package_preprocess
+    from fluoseg.sampling import preprocess_image
+
+    x = np.linspace(0.0, 1.0, 2 * 10 * 10 * 2, dtype=np.float32).reshape(2, 10, 10, 2)
+    clipped = normalize_percentile(x)
+    open_top = normalize_percentile(x, clip=False)
+    top = x >= np.percentile(x[..., 0], 98)
+    assert clipped.max() == 1.0 and open_top.max() > 1.0
+    assert open_top.min() == 0.0  # still clipped below
+    np.testing.assert_array_equal(open_top[open_top <= 1], clipped[open_top <= 1])
+    bright = open_top[..., 0][top[..., 0]]
+    assert np.all(np.diff(np.sort(bright)) > 0)  # distinct, ordered
+    np.testing.assert_array_equal(preprocess_image(x, False, clip=False), open_top)
+    assert preprocess_image(x, True, clip=False).max() <= 1.0  # raw: always [0, 1]
+    a, b = np.percentile(x, [5, 98], axis=(0, 1, 2))
+    assert stretch(x, a, b, clip=False).max() > 1.0 and stretch(x, a, b).max() == 1.0
+    batch = x[None]
+    assert package_preprocess(batch, clip=False).max() > 1.0
+    assert package_preprocess(batch).max() == 1.0
+
+
+def test_only_the_cpu_unet_leaves_the_stretch_open_at_the_top() -> None:
+    from fluoseg.models import model_config
+
+    assert model_config("unet", "cpu").stretch_clip is False
+    assert model_config("unet", "paper").stretch_clip is True  # the thesis
+    assert model_config("unet", "smoke").stretch_clip is True

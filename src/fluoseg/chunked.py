@@ -269,7 +269,9 @@ def _histogram(block: np.ndarray, lo: int, k: int) -> np.ndarray:
     return np.bincount((np.asarray(block).astype(np.int64) - lo).ravel(), minlength=k)
 
 
-def stretch(block: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def stretch(
+    block: np.ndarray, a: np.ndarray, b: np.ndarray, clip: bool = True
+) -> np.ndarray:
     """``normalize_percentile``'s formula with given per-channel percentiles."""
     x = np.asarray(block, np.float32)
     a = np.asarray(a, np.float32)
@@ -277,7 +279,7 @@ def stretch(block: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     flat = (b - a) <= 0
     safe = np.where(flat, np.float32(1.0), b - a)
     out = np.where(flat, (x > a).astype(np.float32), (x - a) / safe)
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
+    return np.clip(out, 0.0, 1.0 if clip else None).astype(np.float32)
 
 
 @lru_cache(maxsize=2)

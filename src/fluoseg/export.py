@@ -117,17 +117,21 @@ def check_exportable(net: keras.Model, model: str) -> None:
         stack += list(getattr(layer, "layers", []))
 
 
-def package_preprocess(x: np.ndarray, raw: bool = False) -> np.ndarray:
+def package_preprocess(
+    x: np.ndarray, raw: bool = False, clip: bool = True
+) -> np.ndarray:
     """The package's preprocessing in numpy, on a (B, Z, Y, X, C) batch.
 
     ``clip(scale_range(x), 0, 1)`` with bioimage.io's formula: per sample and channel,
-    ``(x - p5) / (p98 - p5 + 1e-6)`` (``raw``: the clip only).
+    ``(x - p5) / (p98 - p5 + 1e-6)`` (``raw``: the clip only; ``clip=False``: the clip
+    only below 0, for runs trained with ``stretch_clip=False``).
     """
     arr = np.asarray(x, dtype=np.float32)
     if not raw:
         a, b = np.percentile(arr, PERCENTILES, axis=(1, 2, 3), keepdims=True)
         arr = (arr - a) / (b - a + SCALE_RANGE_EPS)
-    return np.clip(arr, 0.0, 1.0).astype(np.float32)
+    upper = 1.0 if (raw or clip) else None
+    return np.clip(arr, 0.0, upper).astype(np.float32)
 
 
 def default_test_input(shape: Sequence[int], seed: int = 0) -> np.ndarray:
@@ -172,6 +176,10 @@ def _readme(name: str, run: Run, step: int, window: Sequence[int]) -> str:
         else "per channel, the 5th (a) and 98th (b) percentiles of the whole image, "
         "then clip((x - a) / (b - a), 0, 1): thesis eq. 5.1 (bioimage.io "
         "`scale_range` + `clip`)"
+        if run.stretch_clip
+        else "per channel, the 5th (a) and 98th (b) percentiles of the whole image, "
+        "then max((x - a) / (b - a), 0): thesis eq. 5.1 without its upper clip "
+        "(bioimage.io `scale_range` + `clip` with `min` only)"
     )
     share = run.mask_share
     rule = (
@@ -251,7 +259,8 @@ def _rdf(
                 },
             }
         )
-    prep.append({"id": "clip", "kwargs": {"min": 0.0, "max": 1.0}})
+    upper = {"max": 1.0} if (run.raw or run.stretch_clip) else {}
+    prep.append({"id": "clip", "kwargs": {"min": 0.0, **upper}})
     out_axes: list[dict[str, Any]] = [{"type": "batch"}]
     for a, h in zip(spatial, halo, strict=True):
         axis: dict[str, Any] = {
@@ -427,7 +436,8 @@ def export_run(
     window = tuple(-(-int(w) // step) * step for w in run._window())
     x = _test_batch(test_input, window, step)
     expected = np.asarray(
-        net.predict_on_batch(package_preprocess(x, run.raw)), dtype=np.float32
+        net.predict_on_batch(package_preprocess(x, run.raw, run.stretch_clip)),
+        dtype=np.float32,
     )
     name = name or (
         f"fluoseg 3D {run.config['model']} nuclei and Golgi "

@@ -238,7 +238,8 @@ def predict_ome_zarr(
     else:
         a, b = percentiles(raw)
         lo, hi = (a / top).astype(np.float32), (b / top).astype(np.float32)
-        x = x.map_blocks(lambda blk: stretch(blk, lo, hi), dtype=np.float32)
+        clip = run.stretch_clip
+        x = x.map_blocks(lambda blk: stretch(blk, lo, hi, clip), dtype=np.float32)
     window = run._window()
     prof = run.profile
     if any(s < w for s, w in zip(x.shape[:3], window, strict=True)):

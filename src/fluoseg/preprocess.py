@@ -29,11 +29,14 @@ def normalize_percentile(
     pmin: float = 5.0,
     pmax: float = 98.0,
     axis: int | Sequence[int] | None = None,
+    clip: bool = True,
 ) -> np.ndarray:
     """Percentile contrast stretching (thesis eq. 5.1), clipped to [0, 1].
 
     ``a`` and ``b`` are the ``pmin``-th and ``pmax``-th percentiles computed over
-    ``axis``; the result is ``clip((x - a) / (b - a), 0, 1)``.
+    ``axis``; the result is ``clip((x - a) / (b - a), 0, 1)``, or with ``clip=False``
+    only clipped below 0 (values above ``b`` keep their order, as in CSBDeep's
+    ``normalize(..., clip=False)`` but non-negative).
 
     Args:
         x: any real array, e.g. (Z, Y, X, C).
@@ -68,7 +71,7 @@ def normalize_percentile(
     safe = np.where(flat, np.float32(1.0), width)
     out = (arr - a) / safe
     out = np.where(flat, (arr > a).astype(np.float32), out)
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
+    return np.clip(out, 0.0, 1.0 if clip else None).astype(np.float32)
 
 
 def scale_to_unit(x: np.ndarray) -> np.ndarray:

@@ -68,13 +68,15 @@ def pad_to_at_least(volume: np.ndarray, patch_shape: Sequence[int]) -> np.ndarra
     return np.pad(volume, pads, mode=mode)
 
 
-def preprocess_image(image: np.ndarray, raw: bool) -> np.ndarray:
-    """The image as a model sees it: percentile-stretched to [0, 1] unless ``raw``."""
+def preprocess_image(image: np.ndarray, raw: bool, clip: bool = True) -> np.ndarray:
+    """The image as a model sees it: percentile-stretched to [0, 1] unless ``raw``
+    (``clip=False``: the stretch is clipped only below 0, see
+    ``fluoseg.preprocess.normalize_percentile``)."""
     if raw:
         return np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
     from fluoseg.preprocess import normalize_percentile
 
-    return np.asarray(normalize_percentile(image), dtype=np.float32)
+    return np.asarray(normalize_percentile(image, clip=clip), dtype=np.float32)
 
 
 def bright_proposals(

@@ -292,6 +292,11 @@ class Run:
         return bool(self.config["raw"])
 
     @property
+    def stretch_clip(self) -> bool:
+        """Whether the input stretch is clipped to [0, 1] (else only below 0)."""
+        return bool(self.config["model_config"].get("stretch_clip", True))
+
+    @property
     def n_classes(self) -> int:
         """Output classes (2: nuclei, Golgi; 3: + pair)."""
         return int(self.config["n_classes"])
@@ -356,7 +361,7 @@ class Run:
             raise InputError(
                 f"image of shape {x.shape}: expected (Z, Y, X, 2) [nuclei, golgi]"
             )
-        x = preprocess_image(x, self.raw)
+        x = preprocess_image(x, self.raw, self.stretch_clip)
         net = self.network(precision)
         window = self._window()
         prof = self.profile
@@ -702,7 +707,8 @@ def _load_data(cfg: dict, profile: Profile, data_dir: Path, tc: TrainConfig, see
     )
     if not crops:
         raise InputError(f"{data_dir}/train: no training crops found")
-    images = [preprocess_image(c.image, cfg["raw"]) for c in crops]
+    clip = bool(cfg["model_config"].get("stretch_clip", True))
+    images = [preprocess_image(c.image, cfg["raw"], clip) for c in crops]
     if cfg["model"] == "cyclegan" and cfg["unsupervised"]:
         # no annotation at all: image patches are centred on bright blobs
         masks = [_proposal_masks(im, n) for im in images]
