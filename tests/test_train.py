@@ -292,8 +292,11 @@ def test_patience_none_never_stops_but_tracks_the_best_epoch() -> None:
     class Model:
         stop_training = False
 
-    for tc, stops in ((dataclasses.replace(paper, epochs=12), False),
-                      (dataclasses.replace(paper, epochs=12, patience=3), True)):  # fmt: skip
+    cases = (
+        (dataclasses.replace(paper, epochs=12), False),
+        (dataclasses.replace(paper, epochs=12, patience=3), True),
+    )
+    for tc, stops in cases:
         early = EarlyStop(
             monitor="val_selection_loss", mode="min", patience=stopping_patience(tc)
         )
