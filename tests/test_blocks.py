@@ -36,7 +36,13 @@ def test_conv_block_parameter_count_per_norm():
 
 @pytest.mark.parametrize(
     ("mode", "fuse", "channels"),
-    [("sum", True, 6), ("concat", True, 6), ("concat", False, 10)],
+    [
+        ("sum", True, 6),
+        ("concat", True, 6),
+        ("concat", False, 10),
+        ("concat_grow", True, 10),  # the thesis's block: no fuse whatever ``fuse``
+        ("concat_grow", False, 10),
+    ],
 )
 def test_residual_block_shapes_concat_vs_sum(mode, fuse, channels):
     m = _apply(
@@ -50,21 +56,35 @@ def test_residual_block_shapes_concat_vs_sum(mode, fuse, channels):
     )
     assert m.output_shape == (None, 4, 8, 8, channels)
     two_convs = _w(3, 4, 6) + _w(3, 6, 6) + 2 * 2 * 6  # + instance norms
-    shortcut = _conv(1, 4, 6) if mode == "sum" else (_conv(1, 10, 6) if fuse else 0)
+    fused = mode == "concat" and fuse
+    shortcut = _conv(1, 4, 6) if mode == "sum" else (_conv(1, 10, 6) if fused else 0)
     assert m.count_params() == two_convs + shortcut
 
 
-def test_residual_concat_keeps_the_input_channels_verbatim():
+@pytest.mark.parametrize("mode", ["concat", "concat_grow"])
+def test_residual_concat_keeps_the_input_channels_verbatim(mode):
     m = _apply(
         blocks.residual_block,
         (4, 4, 4, 3),
         filters=2,
-        mode="concat",
+        mode=mode,
         fuse=False,
         name="r",
     )
     x = np.random.default_rng(0).random((1, 4, 4, 4, 3)).astype(np.float32)
     np.testing.assert_array_equal(np.asarray(m(x))[..., :3], x)
+
+
+def test_concat_grow_generator_widens_by_the_block_width_per_block():
+    g = blocks.build_resnet_generator(
+        2, 2, 4, n_down=1, n_res_blocks=3, stem_kernel=3, residual="concat_grow"
+    )
+    width = 8  # 4 filters x 2 after one down level
+    for r in range(3):
+        assert g.get_layer(f"res{r}_a_conv").input.shape[-1] == (r + 1) * width
+        assert g.get_layer(f"res{r}_concat").output.shape[-1] == (r + 2) * width
+    assert g.get_layer("up0_conv").input.shape[-1] == 4 * width
+    assert not any(layer.name.endswith("_fuse") for layer in g.layers)
 
 
 def test_sum_residual_is_identity_plus_branch_when_branch_is_zero():

@@ -40,17 +40,20 @@ def _conv(k, ci, co, bias=True):
 
 def generator_param_count(c: CycleGANConfig, c_in: int, c_out: int) -> int:
     """Hand formula: convs before instance norm have no bias; instance norm 2/channel;
-    concat blocks add a 1x1x1 fuse conv (2W -> W, with bias); tanh head with bias."""
+    concat blocks add a 1x1x1 fuse conv (2W -> W, with bias); concat_grow blocks add
+    W channels each (block r receives (r + 1) W); tanh head with bias."""
     f, k = c.gen_filters, c.kernel_size
     total = _conv(c.stem_kernel, c_in, f, False) + 2 * f
     ch = f
     for i in range(1, c.n_down + 1):
         total += _conv(c.down_kernel, ch, f * 2**i, False) + 2 * f * 2**i
         ch = f * 2**i
-    block = 2 * (_conv(k, ch, ch, False) + 2 * ch)
-    if c.residual == "concat":
-        block += _conv(1, 2 * ch, ch)
-    total += c.n_res_blocks * block
+    width = ch
+    for _ in range(c.n_res_blocks):
+        total += _conv(k, ch, width, False) + _conv(k, width, width, False) + 4 * width
+        if c.residual == "concat":
+            total += _conv(1, ch + width, width)
+        ch = ch + width if c.residual == "concat_grow" else width
     for i in reversed(range(c.n_down)):
         total += _conv(c.up_kernel, ch, f * 2**i, False) + 2 * f * 2**i
         ch = f * 2**i
@@ -67,7 +70,7 @@ def discriminator_param_count(c: CycleGANConfig, c_in: int) -> int:
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
-@pytest.mark.parametrize("residual", ["concat", "sum"])
+@pytest.mark.parametrize("residual", ["concat", "sum", "concat_grow"])
 def test_smoke_parameter_counts(n_classes, residual):
     import dataclasses
 
@@ -85,14 +88,20 @@ def test_smoke_parameter_counts(n_classes, residual):
         n.count_params() for n in (m.g_s, m.g_i, m.d_s, m.d_i)
     )
     if n_classes == 2:
-        assert m.count_params() == {"concat": 10014, "sum": 9742}[residual]
+        # concat_grow: no fuse conv (-136 per generator); up0 reads 16 channels, not
+        # 8 (+ 2^3 x 8 x 4 = 256 per generator)
+        counts = {"concat": 10014, "sum": 9742, "concat_grow": 10014 - 272 + 512}
+        assert m.count_params() == counts[residual]
 
 
 def test_paper_generator_is_the_original_resnet_generator():
     c = model_config("cyclegan", "paper", 2)
     assert (c.lambda_cycle, c.lambda_identity, c.class_weights) == (10.0, 5.0, (1, 3.5))
     assert (c.gen_learning_rate, c.disc_learning_rate, c.batch_size) == (1e-3, 5e-3, 2)
-    assert (c.init, c.norm, c.residual) == ("normal", "instance", "concat")
+    # the thesis's block as described: input and second conv concatenated, growing
+    assert (c.init, c.norm, c.residual) == ("normal", "instance", "concat_grow")
+    # the thesis stopped on mode collapse only, judged per class
+    assert c.patience is None and c.collapse_per_class
     g = build_resnet_generator(
         2, 2, c.gen_filters, c.n_down, c.n_res_blocks, stem_kernel=c.stem_kernel,
         down_kernel=c.down_kernel, up_kernel=c.up_kernel, residual="sum",
@@ -396,3 +405,93 @@ def test_discriminator_accuracies_are_logged_and_exact():
     out = m._gan_losses(*toy_patch(), training=False)
     for k in ("d_s_acc", "d_i_acc"):
         assert 0.0 <= float(out[k]) <= 1.0
+
+
+class _FixedOutputs:
+    """A stand-in for the CycleGAN whose G_S returns fixed probe outputs."""
+
+    def __init__(self, outputs: np.ndarray) -> None:
+        self.outputs = outputs
+        self.stop_training = False
+
+    def __call__(self, probe, training=False):
+        assert len(probe) == len(self.outputs)
+        return self.outputs
+
+
+def _golgi_collapsed_outputs() -> np.ndarray:
+    """Four probe outputs: nuclei differ (one foreground voxel each, at different
+    places), the Golgi channel is 0.2 everywhere (empty, identical)."""
+    out = np.zeros((4, 2, 2, 2, 2), np.float32)
+    for b in range(4):
+        out[b].reshape(-1, 2)[b, 0] = 0.9
+    out[..., 1] = 0.2
+    return out
+
+
+@pytest.mark.parametrize("per_class", [False, True])
+def test_mode_collapse_per_class_flags_one_collapsed_channel(per_class):
+    cfg = dataclasses.replace(
+        model_config("cyclegan", "smoke", 2), collapse_per_class=per_class
+    )
+    probe = synthetic_probe(cfg.patch_shape, n=4)
+    monitor = ModeCollapseMonitor(cfg, probe=probe, verbose=False)
+    model = _FixedOutputs(_golgi_collapsed_outputs())
+    monitor.set_model(model)
+    collapsed, stats = monitor.check(model)
+    # the whole output is neither uniform nor empty: only the per-class rule sees it
+    assert stats["spread"] > cfg.collapse_threshold
+    assert 0.0 < stats["foreground"] < 1.0
+    assert (stats["collapsed_0"], stats["collapsed_1"]) == (0.0, 1.0)
+    assert (stats["foreground_1"], stats["spread_1"]) == (0.0, 0.0)
+    assert collapsed is per_class
+    for epoch in (1, 2):  # after the warm-up of 1 epoch; collapse_patience = 2
+        logs = {"val_selection_loss": 0.5}
+        monitor.on_epoch_end(epoch, logs)
+        # per-class statistics are logged (so in history.csv) at every setting
+        assert logs["probe_collapsed_1"] == 1.0 and logs["probe_collapsed_0"] == 0.0
+        assert logs["probe_foreground_1"] == 0.0 and logs["probe_spread_0"] > 0
+        assert logs["probe_collapsed"] == float(per_class)
+        assert (logs["val_selection_loss"] == math.inf) is per_class
+    assert model.stop_training is per_class
+    if per_class:
+        assert "collapsed class channels: golgi" in monitor.reason
+        assert "nuclei" not in monitor.reason
+    else:
+        assert monitor.reason is None
+
+
+def test_new_cyclegan_options_leave_smoke_and_cpu_configurations_unchanged():
+    # the keys of the smoke and cpu CycleGAN configurations before collapse_per_class
+    # and concat_grow existed: the same JSON, so the same run digests (runs recorded
+    # before are loaded, not retrained)
+    keys = {
+        "adam_beta_1", "batch_size", "class_weights", "collapse_patience",
+        "collapse_threshold", "collapse_warmup", "cycle_mask", "decay_from",
+        "disc_filters", "disc_kernel", "disc_layers", "disc_learning_rate",
+        "down_kernel", "ema_decay", "foreground_weight", "gen_filters",
+        "gen_learning_rate", "image_cycle_weight", "in_channels", "init",
+        "kernel_size", "lambda_cycle", "lambda_identity", "model", "n_classes",
+        "n_down", "n_res_blocks", "norm", "patch_shape", "patience", "residual",
+        "restore_best_weights", "stem_kernel", "threshold", "threshold_rule",
+        "up_kernel",
+    }  # fmt: skip
+    for profile in ("smoke", "cpu"):
+        for n in (2, 3):
+            c = model_config("cyclegan", profile, n)
+            assert set(c.to_dict()) == keys
+            assert (c.residual, c.patience, c.collapse_per_class) == (
+                "concat",
+                20,
+                False,
+            )
+            assert CycleGANConfig.from_json(c.to_json()) == c
+    paper = model_config("cyclegan", "paper", 2)
+    assert paper.to_dict()["collapse_per_class"] is True
+    assert paper.to_dict()["patience"] is None
+    assert CycleGANConfig.from_json(paper.to_json()) == paper
+    assert model_config("cyclegan", "cpu", 2).settings()["collapse_per_class"] is False
+    with pytest.raises(InputError, match="patience"):
+        dataclasses.replace(paper, patience=0)
+    with pytest.raises(InputError, match="residual"):
+        dataclasses.replace(paper, residual="grow")

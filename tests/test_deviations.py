@@ -42,6 +42,10 @@ def test_cpu_run_lists_its_recipe_and_patch_shapes():
         assert key in frame.index
     assert frame.loc["profile.patch_shape"].tolist() == ["32x32x32", "64x64x64"]
     assert thesis_settings("cyclegan", 2)["model.threshold_rule"] == "fixed"
+    # options that cpu leaves out of its config.json (at their default) still show
+    assert frame.loc["model.collapse_per_class"].tolist() == ["False", "True"]
+    assert frame.loc["model.residual"].tolist() == ["concat", "concat_grow"]
+    assert frame.loc["train.patience"].tolist() == ["30", "-"]
     shared = dict(_config("paper"), mask_share=[0.0034, 0.00045])
     assert "mask share per class" in deviations(shared).index
 

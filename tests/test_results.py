@@ -12,6 +12,7 @@ import pytest
 
 from fluoseg.errors import InputError
 from fluoseg.results import (
+    EVALUATION_VERSION,
     Result,
     experiment,
     experiments,
@@ -229,6 +230,26 @@ def test_profile_note_warns_at_smoke_only() -> None:
     assert "say nothing" in profile_note("smoke")
 
 
+def test_profile_note_states_the_validation_hold_out_and_window_rule(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import fluoseg.sampling
+    from fluoseg.results import profile_note, validation_note
+
+    for name in ("smoke", "cpu", "paper"):
+        note = profile_note(name)
+        # 10 % of the 433 grid patches of the standard crops (the thesis's count)
+        assert "10 % of the 433 non-overlapping 64³ patches" in note
+        assert "(43 patches, seeded)" in note
+        assert 'blending="thesis"' in note and "`gaussian`" in note
+    assert "holds out the last training crop" in validation_note("cpu")
+    assert "last training crop" not in validation_note("paper")
+    # generated from the settings, not typed: another fraction changes the sentence
+    monkeypatch.setattr(fluoseg.sampling, "GRID_VALIDATION_FRACTION", 0.2)
+    assert "20 % of the 433" in validation_note("paper")
+    assert "(87 patches, seeded)" in validation_note("paper")
+
+
 def test_evaluate_run_scores_each_crop_once_against_both_masks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -271,13 +292,17 @@ def test_evaluate_run_scores_each_crop_once_against_both_masks(
         hardware = {"cpu_model": "CPUX"}
         path = Path("/runs/x")
 
-        def segment(self, image):
-            calls.append(1)
-            # I1: the perfect mask; I2: nothing at all
-            return perfect.copy() if image.max() == 0 else np.zeros_like(perfect)
+        def segment(self, image, blending="gaussian"):
+            calls.append(blending)
+            # thesis windows: I1 the perfect mask, I2 nothing at all;
+            # Gaussian windows: the perfect mask on both
+            if blending == "gaussian" or image.max() == 0:
+                return perfect.copy()
+            return np.zeros_like(perfect)
 
     ev = evaluate_run(FakeRun(), "unet-2class", "smoke")
-    assert len(calls) == 2
+    # every crop once with the thesis's window rule, then once with Gaussian windows
+    assert calls == ["thesis", "thesis", "gaussian", "gaussian"]
     assert set(ev.seconds) == {"I1", "I2"} and set(ev.predictions) == {"I1", "I2"}
     # I1 vs annotator: tp 18, fp 0, fn 6 -> 36/42; I2: 0 -> mean 3/7
     assert ev.average.loc["nuclei", "dice"] == pytest.approx((36 / 42 + 0) / 2)
@@ -292,6 +317,28 @@ def test_evaluate_run_scores_each_crop_once_against_both_masks(
     assert saved.timings["epochs"] == 2
     assert set(saved.timings["test_seconds"]) == {"I1", "I2"}
     assert saved.extra["train"]["model"] == "unet"
+    # Gaussian blending, this book's addition, is scored beside the thesis's rule
+    assert saved.metrics.loc["nuclei", "dice_gaussian"] == pytest.approx(36 / 42)
+    assert saved.metrics_vs_truth().loc["nuclei", "dice_gaussian"] == 1.0
+    assert saved.per_crop()["dice_gaussian"].tolist()[::2] == [
+        pytest.approx(36 / 42)
+    ] * 2
+    assert set(saved.timings["test_seconds_gaussian"]) == {"I1", "I2"}
+    assert saved.extra["evaluation"] == {
+        "version": EVALUATION_VERSION,
+        "blending": "thesis",
+        "dice_also": ["gaussian"],
+    }
+    table = with_thesis([saved], "smoke")
+    assert table.iloc[0]["DC Nuclei"] == pytest.approx(3 / 7)
+    assert table.iloc[0]["Gaussian DC Nuclei"] == pytest.approx(36 / 42)
+    assert table["Gaussian DC Nuclei"].iloc[1:].isna().all()  # the thesis's rows
+    calls.clear()
+    only = evaluate_run(FakeRun(), "unet-2class", "smoke", blendings=("gaussian",))
+    assert calls == ["gaussian", "gaussian"]
+    assert "dice_gaussian" not in only.average.columns
+    with pytest.raises(InputError, match="blendings"):
+        evaluate_run(FakeRun(), "unet-2class", "smoke", blendings=("median",))
 
 
 def test_ensure_result_reuses_a_current_result_and_recomputes_a_stale_one(
@@ -302,7 +349,11 @@ def test_ensure_result_reuses_a_current_result_and_recomputes_a_stale_one(
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "timings.json").write_text(json.dumps({"total_seconds": 5.0}))
-    extra = {"run": str(run_dir), "run_total_seconds": 5.0}
+    extra = {
+        "run": str(run_dir),
+        "run_total_seconds": 5.0,
+        "evaluation": {"version": R.EVALUATION_VERSION},
+    }
     save_result(
         "unet-2class", _metrics(), {"train_seconds": 5.0}, {}, "smoke", extra=extra
     )
@@ -324,6 +375,24 @@ def test_ensure_result_reuses_a_current_result_and_recomputes_a_stale_one(
     assert R.ensure_result("unet-2class", "smoke") == "fresh"
     assert R.ensure_result("vox2vox-2class", "smoke") == "fresh"  # never saved
     assert computed == ["unet-2class", "vox2vox-2class"]
+    # a result of the same run scored by an older evaluate_run (no version: one
+    # Gaussian-blended segmentation) still loads, and is re-evaluated
+    old = {"run": str(run_dir), "run_total_seconds": 9.0}
+    save_result(
+        "unet-3class", _metrics(), {"train_seconds": 9.0}, {}, "smoke", extra=old
+    )
+    assert load_result("unet-3class", "smoke").metrics.loc["nuclei", "dice"] == 0.8125
+    assert R.ensure_result("unet-3class", "smoke") == "fresh"
+    save_result(
+        "unet-3class",
+        _metrics(),
+        {"train_seconds": 9.0},
+        {},
+        "smoke",
+        extra={**old, "evaluation": {"version": R.EVALUATION_VERSION}},
+    )
+    assert R.ensure_result("unet-3class", "smoke").timings == {"train_seconds": 9.0}
+    assert computed == ["unet-2class", "vox2vox-2class", "unet-3class"]
 
 
 def test_thesis_recipe_differs_from_the_cpu_recipe_only_where_it_says() -> None:

@@ -271,8 +271,44 @@ def test_train_config_per_profile() -> None:
     assert paper_unet.steps_per_epoch is None and paper_unet.batch_size == 4
     assert train_config("vox2vox", "paper").patience == 20
     assert train_config("cyclegan", "paper").batch_size == 2
+    # the thesis's CycleGAN stops on mode collapse only; cpu and smoke keep theirs
+    assert train_config("cyclegan", "paper").patience is None
+    assert train_config("cyclegan", "cpu").patience == 30
+    assert train_config("cyclegan", "smoke").patience == 20
     with pytest.raises(InputError, match="epochs"):
         train_config("unet", "smoke", epochs=0)
+
+
+def test_patience_none_never_stops_but_tracks_the_best_epoch() -> None:
+    import dataclasses
+
+    from fluoseg.train import _callbacks_module, stopping_patience
+
+    paper = train_config("cyclegan", "paper")
+    assert stopping_patience(paper) > paper.epochs
+    assert stopping_patience(train_config("cyclegan", "cpu")) == 30
+    _, _, EarlyStop, _ = _callbacks_module()
+
+    class Model:
+        stop_training = False
+
+    cases = (
+        (dataclasses.replace(paper, epochs=12), False),
+        (dataclasses.replace(paper, epochs=12, patience=3), True),
+    )
+    for tc, stops in cases:
+        early = EarlyStop(
+            monitor="val_selection_loss", mode="min", patience=stopping_patience(tc)
+        )
+        model = Model()
+        early.set_model(model)
+        early.on_train_begin()
+        for epoch in range(tc.epochs):  # best at epoch 1, worse ever after
+            early.on_epoch_end(epoch, {"val_selection_loss": 1.0 + epoch})
+            if model.stop_training:
+                break
+        assert model.stop_training is stops
+        assert early.best == 1.0
 
 
 def test_run_name_and_bad_arguments(tmp_path: Path) -> None:

@@ -47,8 +47,23 @@ def thesis_settings(model: str, n_classes: int) -> dict[str, Any]:
     return {
         **_flat(paper.to_dict(), "profile."),
         **_flat(train_config(model, paper).to_dict(), "train."),
-        **_flat(model_config(model, paper, n_classes).to_dict(), "model."),
+        **_flat(model_config(model, paper, n_classes).settings(), "model."),
     }
+
+
+def _with_omitted_defaults(model: str, saved: Mapping[str, Any]) -> dict[str, Any]:
+    """A saved model configuration with the fields that ``to_dict`` leaves out at
+    their default filled in (``fluoseg.models.configs._Config._OMIT_AT_DEFAULT``)."""
+    import dataclasses
+
+    from fluoseg.models.configs import CONFIG_CLASSES
+
+    cls = CONFIG_CLASSES.get(model)
+    if cls is None:
+        return dict(saved)
+    omitted = getattr(cls, "_OMIT_AT_DEFAULT", ())
+    defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.name in omitted}
+    return {**defaults, **saved}
 
 
 def deviations(config: Mapping[str, Any]) -> pd.DataFrame:
@@ -61,7 +76,7 @@ def deviations(config: Mapping[str, Any]) -> pd.DataFrame:
         ours = {
             **_flat(config["profile"], "profile."),
             **_flat(config["train_config"], "train."),
-            **_flat(config["model_config"], "model."),
+            **_flat(_with_omitted_defaults(model, config["model_config"]), "model."),
         }
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(

@@ -8,6 +8,16 @@ live in ``runs_root()/<profile>/results/<name>.json`` and are written atomically
 A result holds the averaged per-class metrics (a DataFrame, e.g. from
 ``fluoseg.metrics.average``), the run's timings (training seconds per epoch and in
 total, test seconds per crop), the hardware description and free-form ``extra`` fields.
+
+Window rule: a trained model's test crops are segmented with the thesis's own sliding
+window (``blending="thesis"`` of ``fluoseg.inference.predict_volume``: reflection
+padding at the end, uniform mean of the windows); those masks give every metric.
+The Gaussian blending of nnU-Net/MONAI, this book's addition, is scored too and kept
+as ``dice_gaussian`` beside ``dice`` (one more segmentation of each crop).
+``extra["evaluation"]`` records the rule and ``EVALUATION_VERSION``; a saved result
+of an older version (e.g. from before this rule, when Gaussian masks gave ``dice``)
+still loads, and :func:`ensure_result` re-evaluates it from its run without
+retraining.
 """
 
 from __future__ import annotations
@@ -28,6 +38,12 @@ from fluoseg.errors import InputError
 from fluoseg.io import atomic_write
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+# Version of how evaluate_run scores a run (1, unrecorded: one Gaussian-blended
+# segmentation; 2: the thesis's window rule for every metric + Gaussian Dice).
+EVALUATION_VERSION = 2
+# The main window rule first (all metrics), then the ones whose Dice is added.
+EVALUATION_BLENDINGS: tuple[str, ...] = ("thesis", "gaussian")
 
 
 @dataclass(frozen=True)
@@ -65,20 +81,67 @@ def profile_note(profile: Profile | str | None = None) -> str:
     """A Markdown note for the top of an experiment chapter: what the numbers mean."""
     prof = get_profile(profile) if not isinstance(profile, Profile) else profile
     if prof.name == "smoke":
-        return (
+        note = (
             "> **Smoke profile.** Tiny models trained for a few steps on tiny crops: "
             "the numbers on this page only show that the code runs and say nothing "
             "about the models. Build the book with the `cpu` profile for real results."
         )
-    if prof.name == "cpu":
-        return (
+    elif prof.name == "cpu":
+        note = (
             "> **cpu profile.** Small models trained for minutes on two CPU cores, on "
             "this build's synthetic data: compare trends with the thesis, not the "
             "third decimal."
         )
+    else:
+        note = (
+            f"> **{prof.name} profile.** The thesis's hyperparameters and 64³ "
+            "patches, on this build's data."
+        )
+    return f"{note}\n>\n> {validation_note(prof)} {window_note()}"
+
+
+def validation_note(profile: Profile | str | None = None) -> str:
+    """One sentence, generated from the settings, on the validation data the trainer
+    holds out at ``profile`` and at ``paper`` (the thesis's 433 patches)."""
+    from fluoseg.data.dataset import dataset_spec
+    from fluoseg.sampling import GRID_VALIDATION_FRACTION, grid_origins
+    from fluoseg.thesis import raw_tables
+    from fluoseg.train import train_config
+
+    prof = get_profile(profile) if not isinstance(profile, Profile) else profile
+    paper = get_profile("paper")
+    patch = tuple(paper.patch_shape)
+    crops = [c for c in dataset_spec(paper.dataset).crops if c.split == "train"]
+    padded = [[max(s, p) for s, p in zip(c.shape, patch, strict=True)] for c in crops]
+    n_grid = sum(len(grid_origins(shape, patch)) for shape in padded)
+    n_val = max(1, round(GRID_VALIDATION_FRACTION * n_grid))
+    thesis_n = raw_tables()["hyperparameters"]["train_patches"]
+    pct = f"{100 * GRID_VALIDATION_FRACTION:g} %"
+    same = f"the thesis: {thesis_n}"
+    if n_grid == thesis_n:
+        same = "as many as the thesis's"
+    paper_text = (
+        f"At `paper`, {pct} of the {n_grid} non-overlapping {patch[0]}³ patches cut "
+        f"from the training crops ({same}) are held out for validation ({n_val} "
+        "patches, seeded); the thesis stopped on held-out validation data without "
+        "stating how much."
+    )
+    if train_config("unet", prof).sampling == "grid":
+        return f"**Validation.** {paper_text}"
     return (
-        f"> **{prof.name} profile.** The thesis's hyperparameters and 64³ patches, "
-        "on this build's data."
+        f"**Validation.** At `{prof.name}` the trainer holds out the last training "
+        "crop by name (patches are drawn at random, not cut on a grid). " + paper_text
+    )
+
+
+def window_note() -> str:
+    """One sentence on the window rule of the experiment tables."""
+    main, *others = EVALUATION_BLENDINGS
+    also = ", ".join(f"`{b}`" for b in others)
+    return (
+        f"**Test crops** are segmented with the thesis's sliding-window rule "
+        f'(`blending="{main}"`) for every metric; the Dice with {also} blending, '
+        "this book's addition, is given beside it."
     )
 
 
@@ -397,20 +460,41 @@ def score_test_crops(
 
 
 def evaluate_run(
-    run: Any, name: str, profile: Profile | str | None = None, *, save: bool = True
+    run: Any,
+    name: str,
+    profile: Profile | str | None = None,
+    *,
+    save: bool = True,
+    blendings: Sequence[str] = EVALUATION_BLENDINGS,
 ) -> Evaluation:
     """Segment the test crops with ``run``, score them, time them and save the result.
 
-    Every crop is segmented once (sliding window, ``run.segment``) and timed (the
-    network is loaded from disk before the clock starts); the mask
-    is scored with ``fluoseg.metrics.evaluate`` against the annotator masks (as the
-    thesis did) and against the perfect masks, and averaged over the crops with
-    ``fluoseg.metrics.average`` (the thesis's tables).
+    Every crop is segmented (sliding window, ``run.segment``) with the first of
+    ``blendings`` (default: the thesis's window rule) and timed (the network is loaded
+    from disk before the clock starts); the mask is scored with
+    ``fluoseg.metrics.evaluate`` against the annotator masks (as the thesis did) and
+    against the perfect masks, and averaged over the crops with
+    ``fluoseg.metrics.average`` (the thesis's tables). Each further blending segments
+    every crop once more and adds its Dice as a ``dice_<blending>`` column (average,
+    per crop, perfect masks) and its seconds as ``timings["test_seconds_<blending>"]``.
     """
+    from fluoseg.inference import BLENDINGS
+
+    if not blendings or any(b not in BLENDINGS for b in blendings):
+        raise InputError(
+            f"blendings={tuple(blendings)!r}: expected one or more of "
+            f"{', '.join(BLENDINGS)}"
+        )
+    main, *others = blendings
     prof = _profile_name(profile)
     getattr(run, "segmenter", None)  # load the network now: its loading is not timed
+    n, data_dir = int(run.n_classes), run.config.get("data_dir")
+
+    def segmenter_with(blending: str) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda image: run.segment(image, blending=blending)
+
     avg, per_crop, avg_truth, seconds, preds = score_test_crops(
-        run.segment, int(run.n_classes), prof, run.config.get("data_dir")
+        segmenter_with(main), n, prof, data_dir
     )
     timings = {
         "train_seconds": run.timings.get("total_seconds"),
@@ -419,6 +503,15 @@ def evaluate_run(
         "test_seconds": seconds,
         "test_seconds_per_crop": float(np.mean(list(seconds.values()))),
     }
+    for other in others:
+        o_avg, o_per_crop, o_truth, o_seconds, _ = score_test_crops(
+            segmenter_with(other), n, prof, data_dir
+        )
+        column = f"dice_{other}"
+        avg[column] = o_avg["dice"].to_numpy()
+        per_crop[column] = o_per_crop["dice"].to_numpy()
+        avg_truth[column] = o_truth["dice"].to_numpy()
+        timings[f"test_seconds_{other}"] = o_seconds
     extra = {
         "run": str(run.path),
         "run_total_seconds": run.timings.get("total_seconds"),
@@ -428,6 +521,11 @@ def evaluate_run(
         "test_crops": list(seconds),
         "per_crop": _frame_to_json(per_crop),
         "average_truth": _frame_to_json(avg_truth),
+        "evaluation": {
+            "version": EVALUATION_VERSION,
+            "blending": main,
+            "dice_also": list(others),
+        },
     }
     result = Result(name, avg, _plain(timings), _plain(dict(run.hardware)), prof, extra)
     if save:
@@ -464,7 +562,11 @@ def run_experiment(
 
 
 def _is_current(result: Result) -> bool:
-    """Whether the run a result was computed from is still the same run on disk."""
+    """Whether the run a result was computed from is still the same run on disk, and
+    the result was scored by this version of :func:`evaluate_run`."""
+    evaluation = result.extra.get("evaluation") or {}
+    if evaluation.get("version") != EVALUATION_VERSION:
+        return False
     run_dir = Path(str(result.extra.get("run", "")))
     timings = run_dir / "timings.json"
     if not timings.is_file():
@@ -482,7 +584,9 @@ def ensure_result(
     """The saved result ``name``, computed with :func:`run_experiment` if missing.
 
     A saved result whose run directory is gone or was retrained since is recomputed,
-    so a chapter never shows numbers of a run that no longer exists.
+    so a chapter never shows numbers of a run that no longer exists; so is one scored
+    by an older ``EVALUATION_VERSION`` (its run is loaded, not retrained, when its
+    configuration is unchanged).
     """
     found = load_result(name, profile)
     if found is not None and _is_current(found):
@@ -498,8 +602,12 @@ def with_thesis(
 
     Rows: ``"This build (...): <label>"`` for each result, then
     ``"Thesis (real data, GTX 1070): <model>"`` for each that the thesis reports.
+    The thesis's columns hold the metrics of the thesis's window rule; when a result
+    also has a Gaussian-blended Dice (``dice_gaussian``, this book's addition), the
+    table ends with ``"Gaussian DC <Class>"`` columns (empty for the thesis's rows
+    and for results without one, e.g. the classical baseline).
     """
-    from fluoseg.thesis import build_label, side_by_side
+    from fluoseg.thesis import CLASS_LABELS, _class_index, build_label, side_by_side
 
     if not results:
         raise InputError("no results to tabulate: expected at least one Result")
@@ -511,7 +619,20 @@ def with_thesis(
         ours[f"{build_label(prof, r.hardware)}: {label}"] = r.metrics
         if exp and exp.thesis_row and exp.thesis_row not in rows:
             rows.append(exp.thesis_row)
-    return side_by_side(ours, rows)
+    table = side_by_side(ours, rows)
+    gaussian = {
+        label: _class_index(df)["dice_gaussian"]
+        for label, df in ours.items()
+        if "dice_gaussian" in df.columns
+    }
+    if gaussian:
+        for cls, shown in CLASS_LABELS.items():
+            if f"DC {shown}" in table.columns:
+                table[f"Gaussian DC {shown}"] = [
+                    float(gaussian[r].get(cls, math.nan)) if r in gaussian else math.nan
+                    for r in table.index
+                ]
+    return table
 
 
 def mean_sd(results: Sequence[Result], metric: str = "dice") -> pd.DataFrame:

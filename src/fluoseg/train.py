@@ -70,7 +70,8 @@ class TrainConfig:
             grid of patches (``sampling="grid"``).
         validation_steps: validation batches per epoch (``None``: all held-out grid
             patches).
-        patience: epochs without improvement of the monitored value before stopping.
+        patience: epochs without improvement of the monitored value before stopping;
+            ``None``: never (the ``paper`` CycleGAN stops on mode collapse only).
         augment: random flips of the training patches.
         batch_size: patches per batch (from the model configuration).
         sampling: ``"random"`` (foreground-aware) or ``"grid"`` (the thesis's grid).
@@ -81,7 +82,7 @@ class TrainConfig:
     epochs: int
     steps_per_epoch: int | None
     validation_steps: int | None
-    patience: int
+    patience: int | None
     augment: bool
     batch_size: int
     sampling: str = "random"
@@ -129,14 +130,17 @@ def train_config(
 
     - ``smoke``: 2 epochs of 3 steps (seconds per model).
     - ``cpu``: a fixed budget per model chosen from measured step times.
-    - ``paper``: the thesis's loop: up to 200 epochs over the 64^3 grid, early stopping
-      with patience 10 (U-Net) or 20 (Vox2Vox, CycleGAN).
+    - ``paper``: the thesis's loop: up to 200 epochs over the 64^3 grid (10 % of its
+      patches held out for validation), early stopping with the model configuration's
+      patience: 10 (U-Net), 20 (Vox2Vox), none for the CycleGAN, which stops on mode
+      collapse only.
     """
     from fluoseg.models import model_config
 
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     mcfg = model_config(model, prof, 2)
-    patience = int(getattr(mcfg, "patience", 20))
+    raw_patience = getattr(mcfg, "patience", 20)
+    patience = None if raw_patience is None else int(raw_patience)
     batch = int(mcfg.batch_size)
     if prof.name == "smoke":
         tc = TrainConfig(2, 3, 1, patience, True, batch)
@@ -157,6 +161,13 @@ def train_config(
             raise InputError(f"epochs must be a positive integer, got {epochs}")
         tc = dataclasses.replace(tc, epochs=int(epochs))
     return tc
+
+
+def stopping_patience(tc: TrainConfig) -> int:
+    """The patience given to the early-stopping callback: ``tc.patience``, or, when it
+    is ``None``, more epochs than the run has, so that the callback still tracks the
+    best epoch (for ``best.keras``) but never stops training."""
+    return tc.epochs + 1 if tc.patience is None else int(tc.patience)
 
 
 def run_name(
@@ -1063,7 +1074,7 @@ def _fit(
             "wait": state.get("wait", 0),
         }
         early = EarlyStop(
-            resume=resume, monitor=monitor, mode=mode, patience=tc.patience
+            resume=resume, monitor=monitor, mode=mode, patience=stopping_patience(tc)
         )
         callbacks: list = [timer]
         if progress:

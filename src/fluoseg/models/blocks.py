@@ -173,10 +173,13 @@ def residual_block(
     ``mode="sum"``: output = input + second conv (a 1x1x1 projection of the input is
     added first if its channel count differs from ``filters``).
 
-    ``mode="concat"``: the thesis's block (§4.2): output = concatenation of the block's
-    input and its second convolution's output. With ``fuse=True`` a 1x1x1 convolution
-    maps the ``c_in + filters`` channels back to ``filters`` so that blocks can be
-    stacked at constant width; with ``fuse=False`` the channels grow by ``filters``.
+    ``mode="concat_grow"``: the thesis's block as it describes it (§4.2): output =
+    concatenation of the block's input and its second convolution's output, so the
+    channels grow by ``filters`` at every block (``c_in + filters`` out).
+
+    ``mode="concat"``: the same concatenation; with ``fuse=True`` (default) a 1x1x1
+    convolution then maps the ``c_in + filters`` channels back to ``filters`` so that
+    blocks can be stacked at constant width; ``fuse=False`` is ``"concat_grow"``.
     """
     kw = dict(norm=norm, init=init, momentum=momentum)
     h = conv_block(x, filters, kernel, act="relu", name=f"{name}_a", **kw)
@@ -188,14 +191,16 @@ def residual_block(
                 filters, 1, kernel_initializer=initializer(init), name=f"{name}_proj"
             )(x)
         return layers.Add(name=f"{name}_add")([x, h])
-    if mode == "concat":
+    if mode in ("concat", "concat_grow"):
         y = layers.Concatenate(name=f"{name}_concat")([x, h])
-        if fuse:
+        if fuse and mode == "concat":
             y = layers.Conv3D(
                 filters, 1, kernel_initializer=initializer(init), name=f"{name}_fuse"
             )(y)
         return y
-    raise InputError(f"unknown residual mode {mode!r}: expected concat or sum")
+    raise InputError(
+        f"unknown residual mode {mode!r}: expected concat, concat_grow or sum"
+    )
 
 
 def patchgan_block(
@@ -343,8 +348,10 @@ def build_resnet_generator(
     """The CycleGAN ResNet generator, inputs and outputs in [-1, 1] (tanh head).
 
     c{stem}s1-F, d2F, d4F, ... (``n_down`` stride-2 convs), ``n_res_blocks`` x R
-    (``residual`` mode, see ``residual_block``), u..F (transposed convs), c{stem}s1-out
-    with tanh. The original is ``filters=64, n_down=2, n_res_blocks=9, stem_kernel=7``.
+    (``residual`` mode, see ``residual_block``; with ``"concat_grow"`` block ``r``
+    receives ``(r + 1) x`` the bottleneck width), u..F (transposed convs),
+    c{stem}s1-out with tanh. The original is ``filters=64, n_down=2, n_res_blocks=9,
+    stem_kernel=7``.
     """
     inp = keras.Input((None, None, None, in_channels), name="input")
     kw = dict(norm=norm, init=init)

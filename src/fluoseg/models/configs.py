@@ -14,7 +14,8 @@ Profiles:
   the original architectures: a 4-level 3D U-Net of base 32; a Vox2Vox U-Net/ResNet
   generator with k4 stride-2 layers and a 70^3-style PatchGAN (C64-C128-C256-C512, k4);
   the original CycleGAN ResNet generator (c7s1-64, d128, d256, 9 x R256, u128, u64,
-  c7s1-out).
+  c7s1-out) with the thesis's concatenating residual blocks, stopped on mode collapse
+  only (per class).
 - ``cpu``: the same objectives and architectures scaled to 2 CPU cores on 32^3 patches
   and chosen by measurement: k3 stems, k2 stride-2 down/up layers, fewer filters, fewer
   residual blocks. The U-Net uses BCE + Dice at Adam 3e-3, which learns much faster
@@ -45,7 +46,7 @@ from fluoseg.errors import InputError
 MODEL_NAMES: tuple[str, ...] = ("unet", "vox2vox", "cyclegan")
 NORMS: tuple[str, ...] = ("batch", "instance", "none")
 INITS: tuple[str, ...] = ("glorot_uniform", "he_normal", "normal")
-RESIDUAL_MODES: tuple[str, ...] = ("concat", "sum")
+RESIDUAL_MODES: tuple[str, ...] = ("concat", "sum", "concat_grow")
 CYCLE_MASK_MODES: tuple[str, ...] = ("soft", "hard")
 THRESHOLD_RULES: tuple[str, ...] = ("fixed", "mask_share")
 UNET_LOSSES: tuple[str, ...] = ("dice", "bce_dice")
@@ -60,11 +61,26 @@ C = TypeVar("C", bound="_Config")
 class _Config:
     """JSON helpers shared by the configuration dataclasses."""
 
+    # Fields added after runs were recorded, left out of ``to_dict`` while they hold
+    # their default: a configuration that does not use them saves the same JSON, and
+    # so trains under the same run digest (``fluoseg.train.config_digest``), as before
+    # they existed (its runs are loaded, not retrained); ``from_dict`` restores the
+    # default of a missing field.
+    _OMIT_AT_DEFAULT: tuple[str, ...] = ()
+
     def to_dict(self) -> dict[str, Any]:
         """The configuration as a JSON-serialisable dictionary (tuples become lists)."""
         d = dataclasses.asdict(self)  # type: ignore[call-overload]
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        for key in self._OMIT_AT_DEFAULT:
+            if d[key] == defaults[key]:
+                del d[key]
         d["model"] = self.model  # type: ignore[attr-defined]
         return d
+
+    def settings(self) -> dict[str, Any]:
+        """Every field and its value, those ``to_dict`` omits at their default too."""
+        return dataclasses.asdict(self)  # type: ignore[call-overload,no-any-return]
 
     def to_json(self) -> str:
         """The configuration as an indented JSON string (includes a ``model`` key)."""
@@ -247,22 +263,36 @@ class CycleGANConfig(_Config):
     ``stem_kernel`` conv (c7s1 in the original), ``n_down`` stride-2 convolutions
     (``down_kernel``), ``n_res_blocks`` residual blocks, ``n_down`` stride-2
     transposed convolutions (``up_kernel``) and a ``stem_kernel`` conv with tanh;
-    instance normalisation throughout. ``residual="concat"`` is the thesis's block
-    (output = concatenation of the block input and its second convolution, fused back
-    to the block width by a 1x1x1 convolution); ``"sum"`` is the usual ResNet block.
-    Two 3D PatchGAN discriminators (D_S on masks, D_I on images), LeakyReLU(0.2).
+    instance normalisation throughout. Two 3D PatchGAN discriminators (D_S on masks,
+    D_I on images), LeakyReLU(0.2).
+
+    Residual blocks (``residual``, ``fluoseg.models.blocks.residual_block``): the
+    thesis (§4.2) makes a block's output the concatenation of the block's input and its
+    second convolution's output, and mentions nothing after it, so the channels grow
+    by the block width at every block: ``"concat_grow"``, which ``paper`` uses (nine
+    blocks of 256 hand 2560 channels to the up path). ``"concat"`` follows the
+    concatenation with a 1x1x1 convolution back to the block width (this book's
+    constant-width reading; ``smoke`` and ``cpu``, whose recipe below was measured with
+    it); ``"sum"`` is the usual ResNet block.
 
     Objective (eqs. 4.1-4.5): LSGAN adversarial losses, ``lambda_cycle`` x cycle L1 and
     ``lambda_identity`` x identity L1; the mask-domain L1 terms weight each mask
     channel by ``class_weights`` (thesis: nuclei 1, Golgi 3.5, pair 1).
 
     ``patience`` counts epochs without improvement of ``val_selection_loss`` before the
-    trainer stops (the thesis stopped its CycleGAN on mode collapse only; 20 as for
-    Vox2Vox). Mode collapse (``ModeCollapseMonitor``): after ``collapse_warmup``
-    epochs, an epoch is *collapsed* when G_S's outputs on a fixed probe batch of
-    different images have a mean pairwise L1 below ``collapse_threshold`` or a
-    foreground fraction of 0 or 1; ``collapse_patience`` collapsed epochs in a row
-    stop training.
+    trainer stops; ``None`` turns early stopping off. The thesis stopped its CycleGAN on
+    mode collapse only: ``paper`` has ``None``; the ``cpu`` trainer's patience equals
+    its epoch budget (``fluoseg.train``), so it never stops early either. Mode
+    collapse (``ModeCollapseMonitor``): after ``collapse_warmup`` epochs, an epoch is
+    *collapsed* when G_S's outputs on a fixed probe batch of different images have a
+    mean pairwise L1 below ``collapse_threshold`` or a foreground fraction of 0 or 1;
+    ``collapse_patience`` collapsed epochs in a row stop training. With
+    ``collapse_per_class`` (``paper``) the same test also runs on each class channel
+    alone and one collapsed channel is enough: the thesis saw its Golgi channel
+    collapse alone. ``smoke`` and ``cpu`` test the whole output only: in the three
+    recorded cpu runs (unsupervised 2-class, seeds 0-2) G_S drew no Golgi voxel on the
+    validation patches from epoch 2 to epoch 20-22 (seeds 0, 1) or to the end (seed
+    2), so the per-class test would have stopped every one of them at epoch 6.
 
     ``foreground_weight`` multiplies the foreground voxels of the target mask in the
     mask-domain L1 terms (cycle and identity); 1 in the thesis. On 32^3 patches where
@@ -324,7 +354,7 @@ class CycleGANConfig(_Config):
     disc_learning_rate: float = 5e-3
     adam_beta_1: float = 0.5
     batch_size: int = 2
-    patience: int = 20
+    patience: int | None = 20
     restore_best_weights: bool = True
     collapse_threshold: float = 1e-3
     collapse_warmup: int = 1
@@ -336,8 +366,10 @@ class CycleGANConfig(_Config):
     cycle_mask: str = "soft"
     ema_decay: float = 0.0
     threshold_rule: str = "fixed"
+    collapse_per_class: bool = False
 
     model = "cyclegan"
+    _OMIT_AT_DEFAULT = ("collapse_per_class",)
 
     def __post_init__(self) -> None:
         _check_common(self)
@@ -370,6 +402,11 @@ class CycleGANConfig(_Config):
         if self.image_cycle_weight < 0:
             raise InputError(
                 f"image_cycle_weight must be >= 0, got {self.image_cycle_weight}"
+            )
+        if self.patience is not None and self.patience < 1:
+            raise InputError(
+                f"patience must be >= 1 or None (no early stopping), got "
+                f"{self.patience}"
             )
         _check_divisible(self, max(self.n_down, self.disc_layers - 1))
 
@@ -490,6 +527,9 @@ def model_config(
             disc_filters=64,
             disc_layers=4,
             disc_kernel=4,
+            residual="concat_grow",
+            patience=None,
+            collapse_per_class=True,
         ),
     }[pname]
     return CycleGANConfig(**common, class_weights=weights, **per)

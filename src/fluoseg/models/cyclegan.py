@@ -8,9 +8,10 @@ in {0, 1}; the model maps both to [-1, 1] inside (``2 v - 1``) and maps G_S's ta
 output back to [0, 1] (``(t + 1) / 2``, thresholded at 0.5 by inference).
 
 Residual blocks: the thesis describes the block output as the *concatenation* of the
-block's input and its second convolution's output. ``residual="concat"`` implements
-that, followed by a 1x1x1 convolution back to the block width (otherwise nine blocks
-of 256 channels would grow to 2560); ``residual="sum"`` is the usual ResNet block.
+block's input and its second convolution's output. ``residual="concat_grow"`` is that
+block as described (nine blocks of 256 channels grow to 2560; ``paper``);
+``residual="concat"`` follows the concatenation with a 1x1x1 convolution back to the
+block width (``smoke``, ``cpu``); ``residual="sum"`` is the usual ResNet block.
 
 Identity loss across domains with different channel counts: image channels are
 (nuclei, Golgi) and mask channels are (nuclei, Golgi[, pair]), so channels correspond
@@ -44,7 +45,8 @@ replaced rewards a G_S that hides the image's noise in its output and was measur
 rank checkpoints against their Dice. ``ModeCollapseMonitor`` (placed after
 ``SelectionScore`` and before the checkpoint and early-stopping callbacks) marks a
 collapsed epoch's ``val_selection_loss`` as infinite, so it is never chosen, and stops
-training after ``collapse_patience`` collapsed epochs, logging the reason.
+training after ``collapse_patience`` collapsed epochs, logging the reason; with
+``collapse_per_class`` (``paper``) one collapsed class channel is enough.
 """
 
 from __future__ import annotations
@@ -419,6 +421,12 @@ class LinearDecay(keras.callbacks.Callback):
         self.model.d_optimizer.learning_rate.assign(self.cfg.disc_learning_rate * f)
 
 
+def is_collapsed(stats: dict[str, float], threshold: float) -> bool:
+    """Whether ``collapse_statistics`` show a collapse: a mean pairwise L1 below
+    ``threshold`` or a foreground fraction of exactly 0 or 1."""
+    return stats["spread"] < threshold or stats["foreground"] in (0.0, 1.0)
+
+
 class ModeCollapseMonitor(keras.callbacks.Callback):
     """Stop the CycleGAN when G_S gives (near-)identical or empty/full outputs.
 
@@ -426,9 +434,15 @@ class ModeCollapseMonitor(keras.callbacks.Callback):
     ``probe_spread`` (mean pairwise L1 of the outputs) and ``probe_foreground``, and
     calls the epoch collapsed (after ``config.collapse_warmup`` epochs) when the
     spread is below ``config.collapse_threshold`` or the foreground fraction is 0 or
-    1. A collapsed epoch's ``monitor`` log is set to +inf (so checkpoint rules placed
-    after this callback never pick it); ``config.collapse_patience`` collapsed epochs
-    in a row set ``model.stop_training`` and record ``reason``.
+    1. The same statistics of each class channel alone are logged as
+    ``probe_spread_<k>`` and ``probe_foreground_<k>``, and ``probe_collapsed_<k>``
+    is 1 when channel ``k`` alone meets the rule; with
+    ``config.collapse_per_class`` one such channel makes the epoch collapsed (the
+    thesis saw its Golgi channel collapse alone). ``probe_collapsed`` is 1 for an
+    epoch counted as collapsed. A collapsed epoch's ``monitor`` log is set to +inf
+    (so checkpoint rules placed after this callback never pick it);
+    ``config.collapse_patience`` collapsed epochs in a row set ``model.stop_training``
+    and record ``reason``, which names the collapsed classes.
     """
 
     def __init__(
@@ -457,29 +471,50 @@ class ModeCollapseMonitor(keras.callbacks.Callback):
         self.stopped_epoch: int | None = None
 
     def check(self, model: keras.Model) -> tuple[bool, dict[str, float]]:
-        """(collapsed?, statistics) of ``model``'s G_S on the probe."""
+        """(collapsed?, statistics) of ``model``'s G_S on the probe: ``spread`` and
+        ``foreground`` of the whole output, ``spread_<k>``, ``foreground_<k>`` and
+        ``collapsed_<k>`` (1.0 or 0.0) of class channel ``k``."""
         out = np.asarray(model(self.probe, training=False))
+        limit = self.cfg.collapse_threshold
         stats = collapse_statistics(out, self.cfg.threshold)
-        collapsed = stats["spread"] < self.cfg.collapse_threshold or stats[
-            "foreground"
-        ] in (0.0, 1.0)
+        collapsed = is_collapsed(stats, limit)
+        for k in range(out.shape[-1]):
+            per = collapse_statistics(out[..., k : k + 1], self.cfg.threshold)
+            stats[f"spread_{k}"] = per["spread"]
+            stats[f"foreground_{k}"] = per["foreground"]
+            stats[f"collapsed_{k}"] = float(is_collapsed(per, limit))
+            if self.cfg.collapse_per_class and is_collapsed(per, limit):
+                collapsed = True
         return collapsed, stats
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs if logs is not None else {}
         collapsed, stats = self.check(self.model)
-        logs["probe_spread"] = stats["spread"]
-        logs["probe_foreground"] = stats["foreground"]
+        for key, value in stats.items():
+            logs[f"probe_{key}"] = value
         collapsed = collapsed and epoch + 1 > self.cfg.collapse_warmup
+        logs["probe_collapsed"] = float(collapsed)
         self.collapsed_epochs = self.collapsed_epochs + 1 if collapsed else 0
         if collapsed and self.monitor in logs:
             logs[self.monitor] = math.inf
         if self.collapsed_epochs >= self.cfg.collapse_patience:
+            from fluoseg import CLASS_NAMES
+
+            classes = [
+                f"{CLASS_NAMES[k] if k < len(CLASS_NAMES) else k} (pairwise L1 "
+                f"{stats[f'spread_{k}']:.2e}, "
+                f"foreground {stats[f'foreground_{k}']:.3f})"
+                for k in range(self.cfg.n_classes)
+                if stats.get(f"collapsed_{k}")
+            ]
+            per_class = (
+                "; collapsed class channels: " + ", ".join(classes) if classes else ""
+            )
             self.reason = (
                 f"mode collapse at epoch {epoch + 1}: G_S outputs on "
                 f"{len(self.probe)} different probe images have mean pairwise L1 "
                 f"{stats['spread']:.2e} (threshold {self.cfg.collapse_threshold:g}) "
-                f"and foreground fraction {stats['foreground']:.3f}, for "
+                f"and foreground fraction {stats['foreground']:.3f}{per_class}, for "
                 f"{self.collapsed_epochs} epoch(s) in a row"
             )
             self.stopped_epoch = epoch + 1
