@@ -279,3 +279,11 @@ def test_middle_slices_and_dice_compute_figures() -> None:
     assert ax.get_xscale() == "log" and len(ax.lines) == 4
     with pytest.raises(InputError, match="expected \\(2, 2\\)"):
         dice_compute_figure([1, 3], np.zeros((3, 2)))
+
+
+def test_cyclegan_diagram_names_both_cycles() -> None:
+    from fluoseg.viz import cyclegan_diagram
+
+    texts = [t.get_text() for t in cyclegan_diagram().axes[0].texts]
+    for name in ("G_S(G_I(s))", "G_I(G_S(i))", "D_S", "D_I"):
+        assert any(name in t for t in texts), name

@@ -784,3 +784,30 @@ def dice_compute_figure(
     ax.legend(fontsize=7)
     return fig
 
+
+def cyclegan_diagram() -> Figure:
+    """The CycleGAN's two cycles: image -> G_S -> mask -> G_I -> image (judged by
+    D_S) and mask -> G_I -> image -> G_S -> mask (judged by D_I), cycle L1 dashed."""
+    fig = _mpl_figure(9, 3.2)
+    ax = fig.subplots()
+    rows = [("image i", "G_S", "mask G_S(i)", "G_I", "G_I(G_S(i))", "D_S"),
+            ("mask s", "G_I", "image G_I(s)", "G_S", "G_S(G_I(s))", "D_I")]  # fmt: skip
+    for r, (a, g1, b, g2, c, d) in enumerate(rows):
+        yy = 1 - r
+        for xx, text in zip((0, 2, 4), (a, b, c), strict=True):
+            ax.text(xx, yy, text, ha="center", va="center", bbox={"fc": "#dde8f5"})
+        for xx, g in ((1, g1), (3, g2)):
+            ax.annotate("", (xx + 0.55, yy), (xx - 0.55, yy),
+                        arrowprops={"arrowstyle": "->"})  # fmt: skip
+            ax.text(xx, yy + 0.12, g, ha="center")
+        ax.annotate(d, (2, yy - 0.15), (2, yy - 0.42), ha="center", color="C3",
+                    arrowprops={"arrowstyle": "->", "color": "C3"})  # fmt: skip
+        ax.annotate("", (0, yy - 0.12), (4, yy - 0.12), arrowprops={
+            "arrowstyle": "<->", "ls": "--", "color": "0.5",
+            "connectionstyle": "arc3,rad=-0.25"})  # fmt: skip
+    ax.text(4.75, 0.5, "cycle L1\n(dashed)", color="0.4", va="center")
+    ax.set_xlim(-0.8, 5.4)
+    ax.set_ylim(-0.7, 1.3)
+    ax.axis("off")
+    return fig
+
