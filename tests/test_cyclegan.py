@@ -495,3 +495,19 @@ def test_new_cyclegan_options_leave_smoke_and_cpu_configurations_unchanged():
         dataclasses.replace(paper, patience=0)
     with pytest.raises(InputError, match="residual"):
         dataclasses.replace(paper, residual="grow")
+
+
+def test_g_s_reads_unclipped_intensities_the_image_domain_stays_in_range() -> None:
+    cfg = dataclasses.replace(model_config("cyclegan", "smoke", 2), stretch_clip=False)
+    assert "stretch_clip" in cfg.to_dict()
+    assert "stretch_clip" not in model_config("cyclegan", "cpu", 2).to_dict()
+    keras.utils.set_random_seed(0)
+    m = build_model("cyclegan", cfg)
+    x, s = toy_patch(seed=0)
+    bright = x.copy()
+    bright[x > 0.5] = 3.0  # above the stretch's 98th percentile, unclipped
+    out = m._gan_losses(bright, s, training=False)
+    assert all(np.isfinite(float(v)) for v in out.values())
+    # G_S sees the difference between 1 and 3 (a clipped stretch would erase it)
+    clipped = np.minimum(bright, 1.0)
+    assert not np.allclose(np.asarray(m(bright)), np.asarray(m(clipped)))

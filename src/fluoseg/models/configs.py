@@ -191,6 +191,7 @@ class UNetConfig(_Config):
     stretch_clip: bool = True
 
     model = "unet"
+    _OMIT_AT_DEFAULT = ("stretch_clip",)
 
     def __post_init__(self) -> None:
         _check_common(self)
@@ -367,9 +368,10 @@ class CycleGANConfig(_Config):
     ema_decay: float = 0.0
     threshold_rule: str = "fixed"
     collapse_per_class: bool = False
+    stretch_clip: bool = True
 
     model = "cyclegan"
-    _OMIT_AT_DEFAULT = ("collapse_per_class",)
+    _OMIT_AT_DEFAULT = ("collapse_per_class", "stretch_clip")
 
     def __post_init__(self) -> None:
         _check_common(self)

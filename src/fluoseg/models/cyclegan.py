@@ -198,9 +198,10 @@ class CycleGAN(keras.Model):
     ) -> dict[str, Any]:
         c, t = self.cfg, training
         g_s = self.g_s if g_s is None else g_s
-        i = 2.0 * x - 1.0  # step 1
+        seen = 2.0 * x - 1.0  # step 1: what G_S reads (above 1 if stretch_clip=False)
+        i = ops.minimum(seen, 1.0)  # the image domain G_I and D_I work in: [-1, 1]
         s = 2.0 * ops.cast(s, x.dtype) - 1.0
-        fake_s = g_s(i, training=t)  # step 2
+        fake_s = g_s(seen, training=t)  # step 2
         cycled_i = self.g_i(self._cycle_input(fake_s), training=t)
         fake_i = self.g_i(s, training=t)
         cycled_s = g_s(fake_i, training=t)
