@@ -76,6 +76,12 @@ def profile_note(profile: Profile | str | None = None) -> str:
             "this build's synthetic data: compare trends with the thesis, not the "
             "third decimal."
         )
+    if prof.name == "gpu":
+        return (
+            "> **gpu profile.** Mid-sized models trained for minutes on one GPU (64³ "
+            "patches, smaller networks and shorter training than the thesis), on this "
+            "build's synthetic data: compare trends with the thesis."
+        )
     return (
         f"> **{prof.name} profile.** The thesis's hyperparameters and 64³ patches, "
         "on this build's data."

@@ -121,6 +121,28 @@ _CPU_BUDGET: dict[str, dict[str, int]] = {
     },
 }
 
+# Loop budgets of the gpu profile (a free Colab T4: 8.1 TFLOP/s float32 peak; assumed
+# to reach ~40 % of it, ~3 TFLOP/s, on 3D convolutions). Training FLOPs per step on
+# 64^3 patches (fluoseg.flops.training_flops, 3x the forward pass, summed over the
+# sub-networks): U-Net (base 16, depth 4, batch 4) 340 GFLOP, ~0.11 s; Vox2Vox (base 16,
+# depth 4, batch 4) 193 GFLOP, ~0.07 s; CycleGAN (32 filters, 2 down, 6 residual
+# blocks, batch 2) 608 GFLOP, ~0.3 s with its generators run twice per step (cpu: 5-10
+# GFLOP). With the book's ~9 U-Net, 2 Vox2Vox and 5 CycleGAN trainings: 9 x 960 x 0.11
+# s + 2 x 640 x 0.07 s + 5 x 800 x 0.3 s = about 40 minutes of training, the book
+# (data, evaluation, start-up) in about an hour. Activations per step: 1.0-1.4 GiB
+# (fluoseg.flops.activation_bytes), well inside a T4's 15 GiB.
+_GPU_BUDGET: dict[str, dict[str, int]] = {
+    "unet": {"epochs": 30, "steps_per_epoch": 32, "validation_steps": 4},
+    "vox2vox": {"epochs": 20, "steps_per_epoch": 32, "validation_steps": 4},
+    "cyclegan": {
+        "epochs": 25,
+        "steps_per_epoch": 32,
+        "validation_steps": 4,
+        "patience": 25,
+    },
+}
+_BUDGETS = {"cpu": _CPU_BUDGET, "gpu": _GPU_BUDGET}
+
 
 def train_config(
     model: str, profile: Profile | str | None = None, epochs: int | None = None
@@ -129,6 +151,7 @@ def train_config(
 
     - ``smoke``: 2 epochs of 3 steps (seconds per model).
     - ``cpu``: a fixed budget per model chosen from measured step times.
+    - ``gpu``: a fixed budget per model sized from FLOP counts for a Colab T4.
     - ``paper``: the thesis's loop: up to 200 epochs over the 64^3 grid, early stopping
       with patience 10 (U-Net) or 20 (Vox2Vox, CycleGAN).
     """
@@ -140,8 +163,8 @@ def train_config(
     batch = int(mcfg.batch_size)
     if prof.name == "smoke":
         tc = TrainConfig(2, 3, 1, patience, True, batch)
-    elif prof.name == "cpu":
-        b = _CPU_BUDGET[model]
+    elif prof.name in _BUDGETS:
+        b = _BUDGETS[prof.name][model]
         tc = TrainConfig(
             b["epochs"],
             b["steps_per_epoch"],
