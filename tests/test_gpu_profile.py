@@ -49,6 +49,20 @@ def test_gpu_is_chosen_when_unset_and_a_gpu_is_visible(monkeypatch) -> None:
     assert get_profile().name == "smoke"  # the variable wins
 
 
+def test_start_prints_profile_and_device(monkeypatch, capsys) -> None:
+    from fluoseg import notebook
+
+    monkeypatch.delenv("FLUOSEG_PROFILE", raising=False)
+    monkeypatch.delenv(notebook.PEAK_RSS_ENV, raising=False)
+    monkeypatch.setattr(config, "gpu_names", lambda: ["Tesla T4"])
+    assert notebook.start().name == "gpu"
+    out = capsys.readouterr().out
+    assert "profile gpu (a GPU is visible)" in out and "device: GPU Tesla T4" in out
+    monkeypatch.setattr(config, "gpu_names", lambda: [])
+    assert notebook.start().name == "cpu"
+    assert "device: CPU" in capsys.readouterr().out
+
+
 def test_no_gpu_driver_means_no_tensorflow_import(monkeypatch) -> None:
     monkeypatch.setattr(config.Path, "exists", lambda self: False)
     monkeypatch.setattr(config.shutil, "which", lambda name: None)
