@@ -124,7 +124,7 @@ def test_bad_inputs_raise_input_error(_runs: Path) -> None:
     with pytest.raises(InputError, match="DataFrame"):
         save_result("ok", {"dice": 1}, {}, {}, "smoke")  # type: ignore[arg-type]
     with pytest.raises(InputError, match="unknown profile"):
-        save_result("ok", _metrics(), {}, {}, "gpu")
+        save_result("ok", _metrics(), {}, {}, "tpu")
     folder = _runs / "smoke" / "results"
     folder.mkdir(parents=True)
     (folder / "broken.json").write_text("{not json")
