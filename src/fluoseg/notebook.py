@@ -86,16 +86,39 @@ def start(profile: Any = None) -> Any:
     return prof
 
 
-def peak_rss_mib() -> dict[str, float]:
-    """Peak resident memory, MiB: this process (``self``), its largest finished child
-    process (``children``, e.g. a training run in a subprocess) and their sum
-    (``peak``, an upper bound of what the two held at once)."""
+CHILD_PEAKS_MIB: list[float] = []
+"""Peak RSS (MiB) of each child process this process ran for a training
+(``fluoseg.train.train``'s ``isolate``), as the child measured it."""
+
+
+def own_peak_mib() -> float:
+    """This process's peak resident memory in MiB since it started its program.
+
+    Linux: ``VmHWM`` of ``/proc/self/status``. ``ru_maxrss`` is not used there: a
+    process started by fork/vfork + exec inherits its parent's peak in it (the kernel
+    records the old memory map's peak at exec), so a kernel started by a 1 GiB
+    ``jupyter-book`` process would report at least 1 GiB. Elsewhere ``ru_maxrss``.
+    """
     import resource
     import sys
 
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit / 2**20
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * unit / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit / 2**20
+
+
+def peak_rss_mib() -> dict[str, float]:
+    """Peak resident memory, MiB: this process (``self``), its largest training child
+    process (``children``: :data:`CHILD_PEAKS_MIB`) and their sum (``peak``, an upper
+    bound of what the two held at once: the kernel waits while its child trains)."""
+    own = own_peak_mib()
+    kids = max(CHILD_PEAKS_MIB, default=0.0)
     return {"peak": own + kids, "self": own, "children": kids}
 
 

@@ -12,6 +12,7 @@ total, test seconds per crop), the hardware description and free-form ``extra`` 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -423,19 +424,38 @@ def evaluate_run(
 
 
 def run_experiment(
-    name: str, profile: Profile | str | None = None, *, progress: bool = True
+    name: str,
+    profile: Profile | str | None = None,
+    *,
+    progress: bool = True,
+    isolate: bool | None = None,
 ) -> Evaluation:
     """Train (or load the cached run of) experiment ``name``, then :func:`evaluate_run`.
 
     Training goes through ``fluoseg.train.train`` with the experiment's arguments, so a
-    finished run is loaded, not retrained.
+    finished run is loaded, not retrained. ``isolate`` (default as in
+    ``fluoseg.train.train``: inside a Jupyter kernel): training and scoring run in a
+    child process, which sends back the scores and the predicted masks; the returned
+    ``run`` is loaded from disk (its network only when it is used).
     """
-    from fluoseg.train import train
+    from fluoseg.train import Run, _isolate, run_in_subprocess, train
 
     exp = experiment(name)
     prof = get_profile(profile) if not isinstance(profile, Profile) else profile
+    if _isolate(isolate):
+        kwargs = {"name": name, "profile": prof, "progress": progress}
+        parts = run_in_subprocess("fluoseg.results", "_evaluation_parts", kwargs, True)
+        return Evaluation(run=Run.load(parts.pop("run")), **parts)
     run = train(**exp.train_kwargs(), profile=prof, progress=progress)
     return evaluate_run(run, name, prof)
+
+
+def _evaluation_parts(name: str, profile: Profile, progress: bool) -> dict[str, Any]:
+    """:func:`run_experiment` in this process, its run replaced by the run's path."""
+    ev = run_experiment(name, profile, progress=progress, isolate=False)
+    parts = {f.name: getattr(ev, f.name) for f in dataclasses.fields(ev)}
+    parts["run"] = str(ev.run.path)
+    return parts
 
 
 def _is_current(result: Result) -> bool:
@@ -452,17 +472,52 @@ def _is_current(result: Result) -> bool:
 
 
 def ensure_result(
-    name: str, profile: Profile | str | None = None, *, progress: bool = True
+    name: str,
+    profile: Profile | str | None = None,
+    *,
+    progress: bool = True,
+    isolate: bool | None = None,
 ) -> Result:
     """The saved result ``name``, computed with :func:`run_experiment` if missing.
 
     A saved result whose run directory is gone or was retrained since is recomputed,
     so a chapter never shows numbers of a run that no longer exists.
+
+    ``isolate`` (default as in ``fluoseg.train.train``: inside a Jupyter kernel, or
+    ``$FLUOSEG_TRAIN_SUBPROCESS``): training and scoring run in a child process and
+    this one only reads the saved result, so a chapter's kernel never loads
+    TensorFlow for it. Otherwise the network is freed after scoring
+    (:func:`free_models`).
     """
+    from fluoseg.train import _isolate, run_in_subprocess
+
     found = load_result(name, profile)
     if found is not None and _is_current(found):
         return found
-    return run_experiment(name, profile, progress=progress).result
+    if _isolate(isolate):
+        prof = get_profile(profile) if not isinstance(profile, Profile) else profile
+        kwargs = {"name": name, "profile": prof, "progress": progress}
+        run_in_subprocess("fluoseg.results", "run_experiment", kwargs)
+        saved = load_result(name, prof)
+        if saved is None:  # pragma: no cover - run_experiment always saves
+            raise InputError(f"the child process saved no result {name!r}")
+        return saved
+    result = run_experiment(name, profile, progress=progress).result
+    free_models()
+    return result
+
+
+def free_models() -> None:
+    """Let go of the networks no longer referenced (Keras's global state included), so
+    that a chapter scoring one model after another does not keep them all in memory."""
+    import gc
+    import sys
+
+    gc.collect()
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        keras.backend.clear_session(free_memory=True)
+        gc.collect()
 
 
 # ---------------------------------------------------------------- tables

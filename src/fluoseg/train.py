@@ -915,6 +915,7 @@ def train(
     truth: str = "annotator",
     progress: bool = True,
     overwrite: bool = False,
+    isolate: bool | None = None,
 ) -> Run:
     """Train (or resume, or load) a model and return its :class:`Run`.
 
@@ -934,6 +935,11 @@ def train(
             perfect ``truth`` masks.
         progress: show a progress bar.
         overwrite: replace a run directory that holds a different configuration.
+        isolate: train in a child Python process, then load the finished run here,
+            so that this process never holds TensorFlow's training state (a chapter's
+            kernel stays small: Binder gives about 2 GiB). ``None``:
+            ``$FLUOSEG_TRAIN_SUBPROCESS`` (``1``/``0``) if set, else isolate inside a
+            Jupyter kernel only.
 
     Raises:
         InputError: bad arguments, a missing data folder, or ``out`` holding a run of
@@ -996,11 +1002,133 @@ def train(
             f"{run_dir} exists and is not a fluoseg run directory: choose an empty "
             "or new --out folder"
         )
+    if _isolate(isolate):
+        _train_in_subprocess(
+            dict(
+                model=model,
+                n_classes=n_classes,
+                profile=prof,
+                raw=raw,
+                unsupervised=unsupervised,
+                seed=int(seed),
+                epochs=epochs,
+                data_dir=data_dir,
+                out=run_dir,
+                truth=truth,
+                progress=progress,
+                isolate=False,
+            )
+        )
+        return Run.load(run_dir)
     if data_dir is None:
         from fluoseg.data.dataset import ensure_dataset
 
         ensure_dataset(prof, progress=progress)
     return _fit(run_dir, cfg, prof, ddir, tc, mcfg, state, progress)
+
+
+TRAIN_SUBPROCESS_ENV = "FLUOSEG_TRAIN_SUBPROCESS"
+
+
+def _isolate(isolate: bool | None) -> bool:
+    if isolate is not None:
+        return bool(isolate)
+    env = os.environ.get(TRAIN_SUBPROCESS_ENV, "").strip().lower()
+    if env:
+        return env not in ("0", "false", "no")
+    return in_jupyter_kernel()
+
+
+def in_jupyter_kernel() -> bool:
+    """Whether this process is a Jupyter kernel (ipykernel's shell is running)."""
+    if "ipykernel" not in sys.modules or "IPython" not in sys.modules:
+        return False
+    from ipykernel.zmqshell import ZMQInteractiveShell
+    from IPython import get_ipython
+
+    return isinstance(get_ipython(), ZMQInteractiveShell)
+
+
+def _train_in_subprocess(kwargs: dict[str, Any]) -> None:
+    """``train(**kwargs)`` in a child Python process; its output is relayed here."""
+    run_in_subprocess("fluoseg.train", "train", kwargs)
+
+
+def run_in_subprocess(
+    module: str, function: str, kwargs: dict[str, Any], returns: bool = False
+) -> Any:
+    """Call ``module.function(**kwargs)`` in a child Python process (``kwargs`` are
+    pickled), relay its output to ``sys.stderr`` and record its peak memory in
+    ``fluoseg.notebook.CHILD_PEAKS_MIB``. The child trains in-process
+    (``$FLUOSEG_TRAIN_SUBPROCESS=0``). With ``returns``, the function's (picklable)
+    return value is returned; else ``None``.
+
+    Raises:
+        InputError: the child failed (its last output is in the message).
+    """
+    import pickle
+    import subprocess
+    import tempfile
+
+    from fluoseg.notebook import CHILD_PEAKS_MIB
+
+    code = (
+        "import pickle, sys\n"
+        f"from {module} import {function} as function\n"
+        "out = function(**pickle.loads(sys.stdin.buffer.read()))\n"
+        "if sys.argv[2] != '-':\n"
+        "    with open(sys.argv[2], 'wb') as f:\n"
+        "        pickle.dump(out, f)\n"
+        "from fluoseg.notebook import own_peak_mib\n"
+        "open(sys.argv[1], 'w').write(str(own_peak_mib()))\n"
+    )
+    fd, peak_file = tempfile.mkstemp(prefix="fluoseg-peak-", suffix=".txt")
+    os.close(fd)
+    out_file = "-"
+    if returns:
+        fd, out_file = tempfile.mkstemp(prefix="fluoseg-out-", suffix=".pickle")
+        os.close(fd)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, peak_file, out_file],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, TRAIN_SUBPROCESS_ENV: "0"},
+    )
+    tail: list[str] = []
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(pickle.dumps(kwargs))
+        proc.stdin.close()
+        for chunk in iter(lambda: proc.stdout.read1(8192), b""):  # type: ignore[union-attr]
+            text = chunk.decode(errors="replace")
+            sys.stderr.write(text)
+            sys.stderr.flush()
+            tail = (tail + [text])[-20:]
+        code_ = proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        peak_text = Path(peak_file).read_text().strip()
+        Path(peak_file).unlink(missing_ok=True)
+        if peak_text:
+            CHILD_PEAKS_MIB.append(float(peak_text))
+    if code_ != 0:
+        if returns:
+            Path(out_file).unlink(missing_ok=True)
+        raise InputError(
+            f"{module}.{function} in a child process failed (exit code {code_}); its "
+            f"last output:\n{''.join(tail)[-3000:]}"
+        )
+    if not returns:
+        return None
+    try:
+        with open(out_file, "rb") as f:
+            return pickle.load(f)
+    finally:
+        Path(out_file).unlink(missing_ok=True)
 
 
 def _fit(
