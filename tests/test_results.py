@@ -246,14 +246,22 @@ def test_evaluate_run_scores_each_crop_once_against_both_masks(
         image: np.ndarray
         mask: np.ndarray
 
+    image_loads = []
+
     def load_split(split, *, profile, data_dir, n_classes, truth):
         assert split == "test" and n_classes == 2
+        image_loads.append(truth)
         mask = coarse if truth == "annotator" else perfect
         img = np.zeros((*shape, 2), np.float32)
         return [Crop("I1", img, mask), Crop("I2", img + 1, mask)]
 
+    def load_masks(split, *, profile, data_dir, n_classes, truth):
+        assert split == "test" and n_classes == 2
+        return dict.fromkeys(("I1", "I2"), coarse if truth == "annotator" else perfect)
+
     fake = types.ModuleType("fluoseg.data.dataset")
     fake.load_split = load_split
+    fake.load_masks = load_masks
     monkeypatch.setitem(sys.modules, "fluoseg.data.dataset", fake)
 
     calls = []
@@ -273,6 +281,7 @@ def test_evaluate_run_scores_each_crop_once_against_both_masks(
 
     ev = evaluate_run(FakeRun(), "unet-2class", "smoke")
     assert len(calls) == 2
+    assert image_loads == ["annotator"]  # the images are read once
     assert set(ev.seconds) == {"I1", "I2"} and set(ev.predictions) == {"I1", "I2"}
     # I1 vs annotator: tp 18, fp 0, fn 6 -> 36/42; I2: 0 -> mean 3/7
     assert ev.average.loc["nuclei", "dice"] == pytest.approx((36 / 42 + 0) / 2)

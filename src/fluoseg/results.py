@@ -362,13 +362,13 @@ def score_test_crops(
     import time
 
     from fluoseg import CLASS_NAMES
-    from fluoseg.data.dataset import load_split
+    from fluoseg.data.dataset import load_masks, load_split
     from fluoseg.metrics import average, evaluate
 
     names = list(CLASS_NAMES[:n_classes])
     kw = {"profile": profile, "data_dir": data_dir, "n_classes": n_classes}
     annotator = load_split("test", truth="annotator", **kw)
-    truth = {c.name: c.mask for c in load_split("test", truth="truth", **kw)}
+    truth = load_masks("test", truth="truth", **kw)  # the images once, not twice
     frames, frames_truth, seconds, preds = [], [], {}, {}
     for crop in annotator:
         t0 = time.perf_counter()
