@@ -486,8 +486,7 @@ def ensure_result(
     ``isolate`` (default as in ``fluoseg.train.train``: inside a Jupyter kernel, or
     ``$FLUOSEG_TRAIN_SUBPROCESS``): training and scoring run in a child process and
     this one only reads the saved result, so a chapter's kernel never loads
-    TensorFlow for it. Otherwise the network is freed after scoring
-    (:func:`free_models`).
+    TensorFlow for it.
     """
     from fluoseg.train import _isolate, run_in_subprocess
 
@@ -502,22 +501,7 @@ def ensure_result(
         if saved is None:  # pragma: no cover - run_experiment always saves
             raise InputError(f"the child process saved no result {name!r}")
         return saved
-    result = run_experiment(name, profile, progress=progress).result
-    free_models()
-    return result
-
-
-def free_models() -> None:
-    """Let go of the networks no longer referenced (Keras's global state included), so
-    that a chapter scoring one model after another does not keep them all in memory."""
-    import gc
-    import sys
-
-    gc.collect()
-    keras = sys.modules.get("keras")
-    if keras is not None:
-        keras.backend.clear_session(free_memory=True)
-        gc.collect()
+    return run_experiment(name, profile, progress=progress).result
 
 
 # ---------------------------------------------------------------- tables
