@@ -12,7 +12,8 @@ The publisher sets the repository once, in ``_config.yml``::
     python scripts/set_repository.py --check   # exit 1 and list the stale copies
 
 The copies: ``[project.urls]`` in ``pyproject.toml``, the install lines
-(``git+URL@BRANCH``) in ``README.md`` and ``book/intro.md``, and
+(``git+URL@BRANCH``) in ``README.md``, ``book/intro.md`` and the first cell of every
+chapter (``book/**/*.ipynb``: it installs the package in Colab or a bare Jupyter), and
 ``fluoseg.export.BOOK_URL``/``BOOK_BRANCH`` (written into exported model packages).
 ``tests/test_publishing.py`` runs ``--check``. Only the standard library is used.
 """
@@ -44,7 +45,10 @@ def _rewrites(url: str, branch: str) -> dict[Path, list[tuple[str, str]]]:
     """Per file, the (pattern, replacement) pairs that put ``url``/``branch`` in it."""
     git = rf"git+{url}@{branch}"
     install = [(r"git\+https?://[^\s\"'`@]+(?:@[\w./-]+)?", git)]
+    notebooks = sorted((ROOT / "book").glob("**/*.ipynb"))
+    chapters = {nb: install for nb in notebooks if ".ipynb_checkpoints" not in nb.parts}
     return {
+        **chapters,
         ROOT / "pyproject.toml": [
             (r'(?m)^Homepage = ".*"$', f'Homepage = "{url}"'),
             (r'(?m)^Repository = ".*"$', f'Repository = "{url}"'),

@@ -111,3 +111,20 @@ def test_baseline_experiment_chooses_on_validation_and_scores_test(
     assert table.index[0].endswith(r.extra["label"])
     again = baseline_experiment("smoke", methods=("yen",))  # saved: not recomputed
     assert again.extra["method"] == r.extra["method"]
+
+
+@pytest.mark.slow
+def test_baseline_experiment_in_a_kernel_computes_in_a_child(monkeypatch, tmp_path):
+    import fluoseg.data.dataset as D
+    from fluoseg.baseline import baseline_experiment
+
+    monkeypatch.setenv("FLUOSEG_RUNS", str(tmp_path))
+    monkeypatch.setenv("FLUOSEG_TRAIN_SUBPROCESS", "1")  # as inside a Jupyter kernel
+
+    def not_here(*a, **k):
+        raise AssertionError("crops read in this process")
+
+    monkeypatch.setattr(D, "load_split", not_here)
+    r = baseline_experiment("smoke", methods=("otsu",))
+    assert r.extra["method"] == "otsu"
+    assert (tmp_path / "smoke" / "results" / "baseline-2class.json").is_file()

@@ -13,6 +13,7 @@ from fluoseg.data.dataset import (
     dataset_spec,
     ensure_dataset,
     generate_dataset,
+    load_masks,
     load_split,
     load_synthetic_masks,
     read_instances,
@@ -88,6 +89,25 @@ def test_load_split_train_and_test(smoke_dir):
     assert inst.dtype == np.uint16 and inst.shape == (24, 64, 72, 2)
     assert np.array_equal(perfect.mask[..., :2], (inst > 0).astype(np.uint8))
     assert set(c.pairs()["nucleus_id"]) - {0} == set(np.unique(inst[..., 0])) - {0}
+
+
+def test_load_masks_matches_load_split_without_the_images(smoke_dir, monkeypatch):
+    for truth in ("annotator", "truth"):
+        for n in (2, 3):
+            crops = load_split("test", data_dir=smoke_dir, truth=truth, n_classes=n)
+            masks = load_masks("test", data_dir=smoke_dir, truth=truth, n_classes=n)
+            assert list(masks) == [c.name for c in crops]
+            for c in crops:
+                np.testing.assert_array_equal(masks[c.name], c.mask)
+    from fluoseg import io
+
+    def no_image(*a, **k):
+        raise AssertionError("an image was read")
+
+    monkeypatch.setattr(io, "read_image", no_image)
+    assert set(load_masks("test", data_dir=smoke_dir)) == {"I1", "I2"}
+    with pytest.raises(InputError, match="truth"):
+        load_masks("test", data_dir=smoke_dir, truth="gold")
 
 
 def test_load_split_bad_arguments(smoke_dir):

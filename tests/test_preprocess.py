@@ -119,3 +119,4 @@ def test_only_the_cpu_unet_leaves_the_stretch_open_at_the_top() -> None:
     assert model_config("unet", "cpu").stretch_clip is False
     assert model_config("unet", "paper").stretch_clip is True  # the thesis
     assert model_config("unet", "smoke").stretch_clip is True
+    assert model_config("unet", "gpu").stretch_clip is False

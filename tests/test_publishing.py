@@ -54,6 +54,7 @@ def test_set_repository_rewrites_every_copy(tmp_path: Path) -> None:
         "book/intro.md",
         "src/fluoseg/export.py",
         "scripts/set_repository.py",
+        "book/01_theory/metrics.ipynb",
     ):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ROOT / rel, tmp_path / rel)
@@ -71,6 +72,8 @@ def test_set_repository_rewrites_every_copy(tmp_path: Path) -> None:
     assert "https://mybinder.org/v2/gh/me/fs/course-2027" in done.stdout
     assert subprocess.run([*script, "--check"]).returncode == 0
     assert "git+https://x.org/me/fs@course-2027" in (tmp_path / "README.md").read_text()
+    chapter = (tmp_path / "book/01_theory/metrics.ipynb").read_text()
+    assert "git+https://x.org/me/fs@course-2027" in chapter
     export = (tmp_path / "src/fluoseg/export.py").read_text()
     assert 'BOOK_URL = "https://x.org/me/fs"' in export
     assert 'BOOK_BRANCH = "course-2027"' in export

@@ -126,7 +126,7 @@ def test_bad_inputs_raise_input_error(_runs: Path) -> None:
     with pytest.raises(InputError, match="DataFrame"):
         save_result("ok", {"dice": 1}, {}, {}, "smoke")  # type: ignore[arg-type]
     with pytest.raises(InputError, match="unknown profile"):
-        save_result("ok", _metrics(), {}, {}, "gpu")
+        save_result("ok", _metrics(), {}, {}, "tpu")
     folder = _runs / "smoke" / "results"
     folder.mkdir(parents=True)
     (folder / "broken.json").write_text("{not json")
@@ -272,14 +272,22 @@ def test_evaluate_run_scores_each_crop_once_against_both_masks(
         image: np.ndarray
         mask: np.ndarray
 
+    image_loads = []
+
     def load_split(split, *, profile, data_dir, n_classes, truth):
         assert split == "test" and n_classes == 2
+        image_loads.append(truth)
         mask = coarse if truth == "annotator" else perfect
         img = np.zeros((*shape, 2), np.float32)
         return [Crop("I1", img, mask), Crop("I2", img + 1, mask)]
 
+    def load_masks(split, *, profile, data_dir, n_classes, truth):
+        assert split == "test" and n_classes == 2
+        return dict.fromkeys(("I1", "I2"), coarse if truth == "annotator" else perfect)
+
     fake = types.ModuleType("fluoseg.data.dataset")
     fake.load_split = load_split
+    fake.load_masks = load_masks
     monkeypatch.setitem(sys.modules, "fluoseg.data.dataset", fake)
 
     calls = []
@@ -303,6 +311,7 @@ def test_evaluate_run_scores_each_crop_once_against_both_masks(
     ev = evaluate_run(FakeRun(), "unet-2class", "smoke")
     # every crop once with the thesis's window rule, then once with Gaussian windows
     assert calls == ["thesis", "thesis", "gaussian", "gaussian"]
+    assert image_loads == ["annotator"]  # the images are read once
     assert set(ev.seconds) == {"I1", "I2"} and set(ev.predictions) == {"I1", "I2"}
     # I1 vs annotator: tp 18, fp 0, fn 6 -> 36/42; I2: 0 -> mean 3/7
     assert ev.average.loc["nuclei", "dice"] == pytest.approx((36 / 42 + 0) / 2)

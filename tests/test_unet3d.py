@@ -99,7 +99,7 @@ def test_config_errors_are_input_errors():
     with pytest.raises(InputError, match="unknown model"):
         model_config("resnet", "smoke")
     with pytest.raises(InputError, match="unknown profile"):
-        model_config("unet", "gpu")
+        model_config("unet", "tpu")
     with pytest.raises(InputError, match="divisible by 4"):
         UNetConfig(patch_shape=(30, 32, 32), depth=3)
     with pytest.raises(InputError, match="loss"):

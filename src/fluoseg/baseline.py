@@ -111,11 +111,22 @@ def baseline_experiment(
     if missing: the threshold method and the stretch are chosen on the validation
     crop (the last training crop by name, the crop the trainer holds out) against
     its annotator masks, then every test crop is segmented and scored as the models
-    are."""
+    are.
+
+    Inside a Jupyter kernel (as ``fluoseg.train.train``'s ``isolate``) a missing result
+    is computed in a child process: it reads every training crop (over 1 GiB at cpu)
+    and imports TensorFlow to describe the hardware, which the kernel then keeps.
+    """
     from fluoseg import results
     from fluoseg.data.dataset import load_split
     from fluoseg.hardware import describe
     from fluoseg.sampling import split_crops
+    from fluoseg.train import _isolate, run_in_subprocess
+
+    if results.load_result(BASELINE_RESULT, profile) is None and _isolate(None):
+        kwargs = {"profile": profile, "data_dir": data_dir, "methods": tuple(methods)}
+        kwargs["sigma"] = sigma
+        run_in_subprocess("fluoseg.baseline", "baseline_experiment", kwargs)
 
     def compute() -> dict[str, Any]:
         crops = load_split("train", profile=profile, data_dir=data_dir, n_classes=2)

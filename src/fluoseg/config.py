@@ -1,14 +1,17 @@
 """Profiles and paths.
 
 A *profile* fixes how much compute the course spends. It is chosen by the
-environment variable ``FLUOSEG_PROFILE`` (``smoke``, ``cpu`` or ``paper``; default
-``cpu``), and every notebook prints it in its first cell::
+environment variable ``FLUOSEG_PROFILE`` (``smoke``, ``cpu``, ``gpu`` or ``paper``;
+when it is unset: ``gpu`` if TensorFlow sees a GPU, else ``cpu``), and every notebook
+prints it, with the device, in its first cell (``fluoseg.notebook.start``)::
 
     from fluoseg.config import get_profile
     profile = get_profile()
 
 - ``smoke``: seconds per model, tiny data; used by ``make test`` to run every notebook.
 - ``cpu``: the default. Real results on a 2-core laptop; the book in about an hour.
+- ``gpu``: a free Colab GPU session (a T4): the book in about an hour, 64^3 patches
+  and models between ``cpu`` and ``paper`` (sized in ``fluoseg.models.configs``).
 - ``paper``: the thesis's hyperparameters and 64^3 patches, meant for a GPU.
 
 Model architectures and training-loop settings per profile live with the models
@@ -19,6 +22,7 @@ all chapters share: the dataset, the patch geometry and the inference window.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,8 +31,9 @@ from fluoseg.errors import InputError
 PROFILE_ENV = "FLUOSEG_PROFILE"
 DATA_ENV = "FLUOSEG_DATA"
 RUNS_ENV = "FLUOSEG_RUNS"
-PROFILE_NAMES: tuple[str, ...] = ("smoke", "cpu", "paper")
+PROFILE_NAMES: tuple[str, ...] = ("smoke", "cpu", "gpu", "paper")
 DEFAULT_PROFILE = "cpu"
+GPU_PROFILE = "gpu"
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ class Profile:
     """Compute budget shared by every chapter.
 
     Attributes:
-        name: ``smoke``, ``cpu`` or ``paper``.
+        name: ``smoke``, ``cpu``, ``gpu`` or ``paper``.
         description: one line for readers.
         dataset: name of the generated dataset folder under the data root
             (``smoke`` for a tiny one, ``standard`` for the thesis-sized one).
@@ -92,6 +97,17 @@ def _profiles() -> dict[str, Profile]:
             foreground_fraction=0.65,
             book_minutes=60,
         ),
+        "gpu": Profile(
+            name="gpu",
+            description="a free Colab GPU (T4): 64^3 patches, mid-sized models",
+            dataset="standard",
+            patch_shape=(64, 64, 64),
+            inference_patch_shape=(64, 128, 128),
+            inference_overlap=0.25,
+            inference_batch=4,
+            foreground_fraction=0.65,
+            book_minutes=60,
+        ),
         "paper": Profile(
             name="paper",
             description="the thesis's hyperparameters and 64^3 patches; needs a GPU",
@@ -106,14 +122,44 @@ def _profiles() -> dict[str, Profile]:
     }
 
 
+def gpu_names() -> list[str]:
+    """The GPUs TensorFlow sees (empty without a GPU or without TensorFlow).
+
+    TensorFlow is imported only where an NVIDIA driver is present, so that asking on a
+    machine without a GPU costs nothing.
+    """
+    if not (Path("/proc/driver/nvidia").exists() or shutil.which("nvidia-smi")):
+        return []
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return []
+    names = []
+    for d in tf.config.list_physical_devices("GPU"):
+        try:
+            details = tf.config.experimental.get_device_details(d)
+        except (RuntimeError, ValueError):  # pragma: no cover - driver-dependent
+            details = {}
+        names.append(str(details.get("device_name") or d.name))
+    return names
+
+
+def default_profile_name() -> str:
+    """``$FLUOSEG_PROFILE`` if set, else ``gpu`` if TensorFlow sees a GPU, else cpu."""
+    name = os.environ.get(PROFILE_ENV, "").strip()
+    if name:
+        return name
+    return GPU_PROFILE if gpu_names() else DEFAULT_PROFILE
+
+
 def get_profile(name: str | None = None) -> Profile:
-    """Return the profile ``name``, else the one named by ``$FLUOSEG_PROFILE`` (or cpu).
+    """Return the profile ``name``, else :func:`default_profile_name`'s.
 
     Raises:
-        InputError: the name is not one of ``smoke``, ``cpu``, ``paper``.
+        InputError: the name is not one of ``smoke``, ``cpu``, ``gpu``, ``paper``.
     """
     if name is None:
-        name = os.environ.get(PROFILE_ENV, "").strip() or DEFAULT_PROFILE
+        name = default_profile_name()
     profiles = _profiles()
     if name not in profiles:
         raise InputError(

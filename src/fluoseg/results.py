@@ -22,6 +22,7 @@ retraining.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -91,6 +92,12 @@ def profile_note(profile: Profile | str | None = None) -> str:
             "> **cpu profile.** Small models trained for minutes on two CPU cores, on "
             "this build's synthetic data: compare trends with the thesis, not the "
             "third decimal."
+        )
+    elif prof.name == "gpu":
+        note = (
+            "> **gpu profile.** Mid-sized models trained for minutes on one GPU (64³ "
+            "patches, smaller networks and shorter training than the thesis), on this "
+            "build's synthetic data: compare trends with the thesis."
         )
     else:
         note = (
@@ -423,14 +430,29 @@ class Evaluation:
     result: Result
 
 
+def load_test_data(
+    n_classes: int, profile: Profile | str | None, data_dir: Any = None
+) -> tuple[list, dict]:
+    """The test crops with their annotator masks, and the perfect masks by crop name
+    (the images are read once)."""
+    from fluoseg.data.dataset import load_masks, load_split
+
+    kw = {"profile": profile, "data_dir": data_dir, "n_classes": n_classes}
+    return load_split("test", truth="annotator", **kw), load_masks(
+        "test", truth="truth", **kw
+    )
+
+
 def score_test_crops(
     segment: Callable[[np.ndarray], np.ndarray],
     n_classes: int,
     profile: Profile | str | None,
     data_dir: Any = None,
+    test_data: tuple[list, dict] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict, dict]:
     """Segment every test crop with ``segment`` (image -> mask), timed, and score it
-    against the annotator and the perfect masks.
+    against the annotator and the perfect masks (``test_data``: what
+    :func:`load_test_data` returns, read once for several scorings).
 
     Returns (average vs annotator, per-crop frame with a ``crop`` column, average vs
     perfect masks, seconds by crop, masks by crop).
@@ -438,13 +460,10 @@ def score_test_crops(
     import time
 
     from fluoseg import CLASS_NAMES
-    from fluoseg.data.dataset import load_split
     from fluoseg.metrics import average, evaluate
 
     names = list(CLASS_NAMES[:n_classes])
-    kw = {"profile": profile, "data_dir": data_dir, "n_classes": n_classes}
-    annotator = load_split("test", truth="annotator", **kw)
-    truth = {c.name: c.mask for c in load_split("test", truth="truth", **kw)}
+    annotator, truth = test_data or load_test_data(n_classes, profile, data_dir)
     frames, frames_truth, seconds, preds = [], [], {}, {}
     for crop in annotator:
         t0 = time.perf_counter()
@@ -493,8 +512,9 @@ def evaluate_run(
     def segmenter_with(blending: str) -> Callable[[np.ndarray], np.ndarray]:
         return lambda image: run.segment(image, blending=blending)
 
+    data = load_test_data(n, prof, data_dir)
     avg, per_crop, avg_truth, seconds, preds = score_test_crops(
-        segmenter_with(main), n, prof, data_dir
+        segmenter_with(main), n, prof, data_dir, data
     )
     timings = {
         "train_seconds": run.timings.get("total_seconds"),
@@ -505,7 +525,7 @@ def evaluate_run(
     }
     for other in others:
         o_avg, o_per_crop, o_truth, o_seconds, _ = score_test_crops(
-            segmenter_with(other), n, prof, data_dir
+            segmenter_with(other), n, prof, data_dir, data
         )
         column = f"dice_{other}"
         avg[column] = o_avg["dice"].to_numpy()
@@ -546,19 +566,37 @@ def run_experiment(
     profile: Profile | str | None = None,
     *,
     progress: bool = True,
+    isolate: bool | None = None,
 ) -> Evaluation:
     """Train (or load the cached run of) experiment ``name`` (a name of
     :func:`experiments` or an :class:`Experiment`), then :func:`evaluate_run`.
 
     Training goes through ``fluoseg.train.train`` with the experiment's arguments, so a
-    finished run is loaded, not retrained.
+    finished run is loaded, not retrained. ``isolate`` (default as in
+    ``fluoseg.train.train``: inside a Jupyter kernel): training and scoring run in a
+    child process, which sends back the scores and the predicted masks; the returned
+    ``run`` is loaded from disk (its network only when it is used).
     """
-    from fluoseg.train import train
+    from fluoseg.train import Run, _isolate, run_in_subprocess, train
 
     exp = name if isinstance(name, Experiment) else experiment(name)
     prof = get_profile(profile) if not isinstance(profile, Profile) else profile
+    if _isolate(isolate):
+        kwargs = {"name": name, "profile": prof, "progress": progress}
+        parts = run_in_subprocess("fluoseg.results", "_evaluation_parts", kwargs, True)
+        return Evaluation(run=Run.load(parts.pop("run")), **parts)
     run = train(**exp.train_kwargs(), profile=prof, progress=progress)
     return evaluate_run(run, exp.name, prof)
+
+
+def _evaluation_parts(
+    name: str | Experiment, profile: Profile, progress: bool
+) -> dict[str, Any]:
+    """:func:`run_experiment` in this process, its run replaced by the run's path."""
+    ev = run_experiment(name, profile, progress=progress, isolate=False)
+    parts = {f.name: getattr(ev, f.name) for f in dataclasses.fields(ev)}
+    parts["run"] = str(ev.run.path)
+    return parts
 
 
 def _is_current(result: Result) -> bool:
@@ -579,7 +617,11 @@ def _is_current(result: Result) -> bool:
 
 
 def ensure_result(
-    name: str, profile: Profile | str | None = None, *, progress: bool = True
+    name: str,
+    profile: Profile | str | None = None,
+    *,
+    progress: bool = True,
+    isolate: bool | None = None,
 ) -> Result:
     """The saved result ``name``, computed with :func:`run_experiment` if missing.
 
@@ -587,10 +629,25 @@ def ensure_result(
     so a chapter never shows numbers of a run that no longer exists; so is one scored
     by an older ``EVALUATION_VERSION`` (its run is loaded, not retrained, when its
     configuration is unchanged).
+
+    ``isolate`` (default as in ``fluoseg.train.train``: inside a Jupyter kernel, or
+    ``$FLUOSEG_TRAIN_SUBPROCESS``): training and scoring run in a child process and
+    this one only reads the saved result, so a chapter's kernel never loads
+    TensorFlow for it.
     """
+    from fluoseg.train import _isolate, run_in_subprocess
+
     found = load_result(name, profile)
     if found is not None and _is_current(found):
         return found
+    if _isolate(isolate):
+        prof = get_profile(profile) if not isinstance(profile, Profile) else profile
+        kwargs = {"name": name, "profile": prof, "progress": progress}
+        run_in_subprocess("fluoseg.results", "run_experiment", kwargs)
+        saved = load_result(name, prof)
+        if saved is None:  # pragma: no cover - run_experiment always saves
+            raise InputError(f"the child process saved no result {name!r}")
+        return saved
     return run_experiment(name, profile, progress=progress).result
 
 

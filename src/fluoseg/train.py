@@ -122,6 +122,28 @@ _CPU_BUDGET: dict[str, dict[str, int]] = {
     },
 }
 
+# Loop budgets of the gpu profile (a free Colab T4: 8.1 TFLOP/s float32 peak; assumed
+# to reach ~40 % of it, ~3 TFLOP/s, on 3D convolutions). Training FLOPs per step on
+# 64^3 patches (fluoseg.flops.training_flops, 3x the forward pass, summed over the
+# sub-networks): U-Net (base 16, depth 4, batch 4) 340 GFLOP, ~0.11 s; Vox2Vox (base 16,
+# depth 4, batch 4) 193 GFLOP, ~0.07 s; CycleGAN (32 filters, 2 down, 6 residual
+# blocks, batch 2) 608 GFLOP, ~0.3 s with its generators run twice per step (cpu: 5-10
+# GFLOP). With the book's ~9 U-Net, 2 Vox2Vox and 5 CycleGAN trainings: 9 x 960 x 0.11
+# s + 2 x 640 x 0.07 s + 5 x 800 x 0.3 s = about 40 minutes of training, the book
+# (data, evaluation, start-up) in about an hour. Activations per step: 1.0-1.4 GiB
+# (fluoseg.flops.activation_bytes), well inside a T4's 15 GiB.
+_GPU_BUDGET: dict[str, dict[str, int]] = {
+    "unet": {"epochs": 30, "steps_per_epoch": 32, "validation_steps": 4},
+    "vox2vox": {"epochs": 20, "steps_per_epoch": 32, "validation_steps": 4},
+    "cyclegan": {
+        "epochs": 25,
+        "steps_per_epoch": 32,
+        "validation_steps": 4,
+        "patience": 25,
+    },
+}
+_BUDGETS = {"cpu": _CPU_BUDGET, "gpu": _GPU_BUDGET}
+
 
 def train_config(
     model: str, profile: Profile | str | None = None, epochs: int | None = None
@@ -130,6 +152,7 @@ def train_config(
 
     - ``smoke``: 2 epochs of 3 steps (seconds per model).
     - ``cpu``: a fixed budget per model chosen from measured step times.
+    - ``gpu``: a fixed budget per model sized from FLOP counts for a Colab T4.
     - ``paper``: the thesis's loop: up to 200 epochs over the 64^3 grid (10 % of its
       patches held out for validation), early stopping with the model configuration's
       patience: 10 (U-Net), 20 (Vox2Vox), none for the CycleGAN, which stops on mode
@@ -144,8 +167,8 @@ def train_config(
     batch = int(mcfg.batch_size)
     if prof.name == "smoke":
         tc = TrainConfig(2, 3, 1, patience, True, batch)
-    elif prof.name == "cpu":
-        b = _CPU_BUDGET[model]
+    elif prof.name in _BUDGETS:
+        b = _BUDGETS[prof.name][model]
         tc = TrainConfig(
             b["epochs"],
             b["steps_per_epoch"],
@@ -932,6 +955,7 @@ def train(
     patience: int | None = None,
     callbacks: Sequence[Any] = (),
     config_overrides: Mapping[str, Any] | None = None,
+    isolate: bool | None = None,
 ) -> Run:
     """Train (or resume, or load) a model and return its :class:`Run`.
 
@@ -959,6 +983,11 @@ def train(
         config_overrides: replace fields of the profile's model configuration (e.g.
             ``{"cycle_mask": "soft"}`` to train the thesis's recipe at cpu scale); the
             run's saved configuration, and so its folder name, records them.
+        isolate: train in a child Python process, then load the finished run here,
+            so that this process never holds TensorFlow's training state (a chapter's
+            kernel stays small: Binder gives about 2 GiB). ``None``:
+            ``$FLUOSEG_TRAIN_SUBPROCESS`` (``1``/``0``) if set, else isolate inside a
+            Jupyter kernel only (never with ``callbacks``: they live in this process).
 
     Raises:
         InputError: bad arguments, a missing data folder, or ``out`` holding a run of
@@ -1025,11 +1054,135 @@ def train(
             f"{run_dir} exists and is not a fluoseg run directory: choose an empty "
             "or new --out folder"
         )
+    if _isolate(isolate) and not callbacks:
+        _train_in_subprocess(
+            dict(
+                model=model,
+                n_classes=n_classes,
+                profile=prof,
+                raw=raw,
+                unsupervised=unsupervised,
+                seed=int(seed),
+                epochs=epochs,
+                data_dir=data_dir,
+                out=run_dir,
+                truth=truth,
+                progress=progress,
+                patience=patience,
+                config_overrides=dict(config_overrides or {}),
+                isolate=False,
+            )
+        )
+        return Run.load(run_dir)
     if data_dir is None:
         from fluoseg.data.dataset import ensure_dataset
 
         ensure_dataset(prof, progress=progress)
     return _fit(run_dir, cfg, prof, ddir, tc, mcfg, state, progress, list(callbacks))
+
+
+TRAIN_SUBPROCESS_ENV = "FLUOSEG_TRAIN_SUBPROCESS"
+
+
+def _isolate(isolate: bool | None) -> bool:
+    if isolate is not None:
+        return bool(isolate)
+    env = os.environ.get(TRAIN_SUBPROCESS_ENV, "").strip().lower()
+    if env:
+        return env not in ("0", "false", "no")
+    return in_jupyter_kernel()
+
+
+def in_jupyter_kernel() -> bool:
+    """Whether this process is a Jupyter kernel (ipykernel's shell is running)."""
+    if "ipykernel" not in sys.modules or "IPython" not in sys.modules:
+        return False
+    from ipykernel.zmqshell import ZMQInteractiveShell
+    from IPython import get_ipython
+
+    return isinstance(get_ipython(), ZMQInteractiveShell)
+
+
+def _train_in_subprocess(kwargs: dict[str, Any]) -> None:
+    """``train(**kwargs)`` in a child Python process; its output is relayed here."""
+    run_in_subprocess("fluoseg.train", "train", kwargs)
+
+
+def run_in_subprocess(
+    module: str, function: str, kwargs: dict[str, Any], returns: bool = False
+) -> Any:
+    """Call ``module.function(**kwargs)`` in a child Python process (``kwargs`` are
+    pickled), relay its output to ``sys.stderr`` and record its peak memory in
+    ``fluoseg.notebook.CHILD_PEAKS_MIB``. The child trains in-process
+    (``$FLUOSEG_TRAIN_SUBPROCESS=0``). With ``returns``, the function's (picklable)
+    return value is returned; else ``None``.
+
+    Raises:
+        InputError: the child failed (its last output is in the message).
+    """
+    import pickle
+    import subprocess
+    import tempfile
+
+    from fluoseg.notebook import CHILD_PEAKS_MIB
+
+    code = (
+        "import pickle, sys\n"
+        f"from {module} import {function} as function\n"
+        "out = function(**pickle.loads(sys.stdin.buffer.read()))\n"
+        "if sys.argv[2] != '-':\n"
+        "    with open(sys.argv[2], 'wb') as f:\n"
+        "        pickle.dump(out, f)\n"
+        "from fluoseg.notebook import own_peak_mib\n"
+        "open(sys.argv[1], 'w').write(str(own_peak_mib()))\n"
+    )
+    fd, peak_file = tempfile.mkstemp(prefix="fluoseg-peak-", suffix=".txt")
+    os.close(fd)
+    out_file = "-"
+    if returns:
+        fd, out_file = tempfile.mkstemp(prefix="fluoseg-out-", suffix=".pickle")
+        os.close(fd)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, peak_file, out_file],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, TRAIN_SUBPROCESS_ENV: "0"},
+    )
+    tail: list[str] = []
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(pickle.dumps(kwargs))
+        proc.stdin.close()
+        for chunk in iter(lambda: proc.stdout.read1(8192), b""):  # type: ignore[union-attr]
+            text = chunk.decode(errors="replace")
+            sys.stderr.write(text)
+            sys.stderr.flush()
+            tail = (tail + [text])[-20:]
+        code_ = proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        peak_text = Path(peak_file).read_text().strip()
+        Path(peak_file).unlink(missing_ok=True)
+        if peak_text:
+            CHILD_PEAKS_MIB.append(float(peak_text))
+    if code_ != 0:
+        if returns:
+            Path(out_file).unlink(missing_ok=True)
+        raise InputError(
+            f"{module}.{function} in a child process failed (exit code {code_}); its "
+            f"last output:\n{''.join(tail)[-3000:]}"
+        )
+    if not returns:
+        return None
+    try:
+        with open(out_file, "rb") as f:
+            return pickle.load(f)
+    finally:
+        Path(out_file).unlink(missing_ok=True)
 
 
 def _fit(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-HELP = "print the settings of a profile (smoke, cpu, paper) as JSON"
+HELP = "print the settings of a profile (smoke, cpu, gpu, paper) as JSON"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "name",
         nargs="?",
         default=None,
-        help="profile name (default: $FLUOSEG_PROFILE, else cpu)",
+        help="profile name (default: $FLUOSEG_PROFILE, else gpu with a GPU, else cpu)",
     )
 
 

@@ -64,7 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile",
         default=None,
-        help="smoke, cpu or paper (default: $FLUOSEG_PROFILE, else cpu)",
+        help="smoke, cpu, gpu or paper (default: $FLUOSEG_PROFILE, else gpu "
+        "with a GPU, else cpu)",
     )
     parser.add_argument(
         "--data",

@@ -566,6 +566,33 @@ def load_split(
     return sorted(crops, key=lambda c: c.name)
 
 
+def load_masks(
+    split: str = "test",
+    *,
+    profile: Profile | str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    truth: str = "annotator",
+    n_classes: int = 2,
+) -> dict[str, np.ndarray]:
+    """The masks of one split by crop name, as :func:`load_split` gives them, without
+    reading the images of a generated dataset (a test crop's image is ~130 MB as
+    float32; real data go through :func:`load_split`)."""
+    from fluoseg import io
+
+    folder = _resolve(profile, data_dir)
+    manifest = read_manifest(folder)
+    if manifest is None or truth not in MASK_KINDS:
+        crops = load_split(
+            split, profile=profile, data_dir=data_dir, truth=truth, n_classes=n_classes
+        )
+        return {c.name: c.mask for c in crops}
+    return {
+        e["name"]: io.read_mask(folder / e["files"][truth]["path"], n_classes=n_classes)
+        for e in sorted(manifest["crops"], key=lambda e: e["name"])
+        if e["split"] == split
+    }
+
+
 def load_synthetic_masks(
     *,
     profile: Profile | str | None = None,
