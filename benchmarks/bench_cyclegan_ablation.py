@@ -29,16 +29,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS, environment, write_results  # noqa: E402
 
-THESIS = {"cycle_mask": "soft", "ema_decay": 0.0, "threshold_rule": "fixed"}
+THESIS = {
+    "cycle_mask": "soft",
+    "ema_decay": 0.0,
+    "threshold_rule": "fixed",
+    "stretch_clip": True,
+}
+CLIPPED = {"stretch_clip": True}  # the cpu recipe before G_S read the stretch unclipped
 VARIANTS: dict[str, dict] = {
     "thesis_recipe": {"overrides": THESIS},
     "hard_icw03": {
         "overrides": {**THESIS, "cycle_mask": "hard", "image_cycle_weight": 0.3}
     },
     "soft_ema": {"overrides": {**THESIS, "ema_decay": 0.99}},
+    "hard_ema": {"overrides": CLIPPED},
+    "cpu_cw7": {"overrides": {**CLIPPED, "class_weights": [1.0, 7.0]}},
+    "cpu_ep45": {"overrides": CLIPPED, "epochs": 45},
     "cpu_recipe": {"overrides": {}},
-    "cpu_cw7": {"overrides": {"class_weights": [1.0, 7.0]}},
-    "cpu_ep45": {"overrides": {}, "epochs": 45},
 }
 
 
