@@ -44,6 +44,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, environment, write_results  # noqa: E402
 
 EPOCHS = (5, 15, 50, 150, 300)
+# the settings that tell the book's CycleGAN recipes apart (value when not saved)
+RECIPE_KEYS = {
+    "cycle_mask": "soft",
+    "ema_decay": 0.0,
+    "threshold_rule": "fixed",
+    "stretch_clip": True,
+}
 
 
 def _finite(value: object) -> float | None:
@@ -207,8 +214,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     train_wall = time.perf_counter() - t0
     score(args.run_dir, cb.records, args.profile, data_dir)
     add_minutes(args.run_dir, cb.records)
+    saved = json.loads((args.run_dir / "config.json").read_text())["model_config"]
+    recipe = {k: saved.get(k, d) for k, d in RECIPE_KEYS.items()}
     result = {
         "benchmark": "dice_compute",
+        "recipe": recipe,
         "started": started,
         "model": "cyclegan-2class-unsup",
         "seed": args.seed,
