@@ -1,9 +1,10 @@
-"""Dice vs compute: the unsupervised 2-class CycleGAN after about 1, 3, 10, 30, 60 min.
+"""Dice vs compute: the unsupervised 2-class CycleGAN after 5 to 300 epochs of training.
 
 One training of the cpu recipe (``fluoseg.train.train``, unsupervised, 2 classes, one
 seed) runs to the last budget. Budgets are **epochs** (32 steps each at cpu): 5, 15,
-50, 150 and 300, i.e. about 1, 3, 10, 30 and 60 minutes at this recipe's uncontended
-speed on 2 cores (about 12 s per epoch). At the end of each budget epoch the run's kept
+50, 150 and 300, i.e. about 1, 3, 10, 30 and 60 minutes at 12 s per epoch (a shared
+2-core machine; the fastest recorded epoch, on an idle Xeon with AMX, took 6 s, which
+halves every figure). At the end of each budget epoch the run's kept
 G_S (``best.keras``: the epoch with the best annotation-free ``val_selection_loss`` so
 far, which is what a training stopped there would keep) is copied aside. After
 training, every copy is scored on the test crops against the annotator masks with the
@@ -219,12 +220,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = {
         "benchmark": "dice_compute",
         "recipe": recipe,
+        "blending": "gaussian (Run.segment's default)",
         "started": started,
         "model": "cyclegan-2class-unsup",
         "seed": args.seed,
         "profile": args.profile,
         "budget_basis": "epochs; minutes = steps x the run's fastest seconds per step",
-        "training_wall_seconds": None if args.score_only else round(train_wall, 1),
+        "training_wall_seconds": round(
+            json.loads((args.run_dir / "timings.json").read_text())["total_seconds"]
+            if args.score_only
+            else train_wall,
+            1,
+        ),
         "reached": sorted(cb.taken),
         "unreached": sorted(set(args.epochs) - cb.taken),
         "snapshots": cb.records,
