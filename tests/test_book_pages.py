@@ -157,3 +157,51 @@ def test_notebook_has_at_most_80_lines_of_code(path: Path) -> None:
     # keeps it identical everywhere): set-up, not the chapter's code
     n = sum(code_lines(c) for c in code_cells(path)[1:])
     assert n <= MAX_CODE_LINES, f"{n} lines of code"
+
+
+FENCE_OPEN = re.compile(r"^(`{3,}|:{3,})\{admonition\}")
+
+
+def solution_fence_errors(markdown: str) -> list[str]:
+    """Admonitions that Markdown would close early: an inner code fence at least as
+    long as the admonition's own fence (it closes the admonition, the rest of the
+    solution shows, and an empty code block follows)."""
+    lines, errors, i = markdown.splitlines(), [], 0
+    while i < len(lines):
+        m = FENCE_OPEN.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        fence, j = m.group(1), i + 1
+        while j < len(lines):
+            text = lines[j].strip()
+            run = len(text) - len(text.lstrip(fence[0]))
+            if run >= len(fence):
+                break
+            j += 1
+        closing = lines[j].strip() if j < len(lines) else ""
+        rest = [t.strip() for t in lines[j + 1:] if t.strip()]
+        if closing.lstrip(fence[0]):  # an info string: an inner block, not the end
+            errors.append(f"line {j + 1}: {closing!r} closes {lines[i]!r}")
+        stray = rest and rest[0].startswith(fence[0] * 3)
+        if not closing.lstrip(fence[0]) and stray and not FENCE_OPEN.match(rest[0]):
+            errors.append(f"line {j + 1}: stray fence {rest[0]!r} after {lines[i]!r}")
+        i = j + 1
+    return errors
+
+
+def test_solution_fence_errors_finds_inner_fences_that_close_early() -> None:
+    good = "````{admonition} Solution\n:class: dropdown\n```python\nx = 1\n```\n````"
+    bad = "```{admonition} Solution\n:class: dropdown\n```python\nx = 1\n```\n```"
+    assert solution_fence_errors(good) == []
+    assert solution_fence_errors("```{admonition} S\ntext\n```") == []
+    assert len(solution_fence_errors(bad)) == 1
+
+
+@pytest.mark.parametrize("path", sorted(BOOK.rglob("*.ipynb")),
+                         ids=lambda p: p.relative_to(BOOK).as_posix())
+def test_solutions_stay_inside_their_dropdown(path: Path) -> None:
+    cells = json.loads(path.read_text())["cells"]
+    bad = [f"cell {i}: {e}" for i, c in enumerate(cells) if c["cell_type"] == "markdown"
+           for e in solution_fence_errors("".join(c["source"]))]  # fmt: skip
+    assert bad == []
