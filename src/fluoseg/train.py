@@ -447,13 +447,18 @@ class Run:
         probs = self.predict(
             volume, tta=tta, progress=progress, blending=blending, precision=precision
         )
+        return self.binarize(probs, threshold)
+
+    def binarize(self, probs: np.ndarray, threshold: float | None = None) -> np.ndarray:
+        """Probabilities (Z, Y, X, n) to a mask uint8 {0, 1} with ``threshold``, or,
+        when it is ``None``, with the run's own rule (see :meth:`segment`)."""
         if threshold is None and self.mask_share is not None:
             from fluoseg.inference import threshold_by_share
 
             return threshold_by_share(probs, self.mask_share)
         if threshold is None:
             threshold = float(self.config["model_config"].get("threshold", 0.5))
-        return (probs > float(threshold)).astype(np.uint8)
+        return (np.asarray(probs) > float(threshold)).astype(np.uint8)
 
 
 # --------------------------------------------------------------------------- callbacks
