@@ -5,8 +5,10 @@ notebook and starts its kernel), ``$FLUOSEG_NOTEBOOK`` is set to its docname and
 ``$FLUOSEG_PEAK_RSS`` to ``_build/peak_rss.json``. The kernel inherits both; the
 chapter's first cell (``fluoseg.notebook.start``) then writes the kernel's peak RSS
 (its own + its largest child's, e.g. a training subprocess) there after every cell.
-The timing chapter reads the file (``fluoseg.notebook.chapter_resources``). Only the
-standard library is used.
+The timing chapter reads the file (``fluoseg.notebook.chapter_resources``); so that a
+first build's timing page lists every other chapter, it is read (and executed) last
+(``env-before-read-docs`` reorders the documents to read). Only the standard library is
+used.
 """
 
 from __future__ import annotations
@@ -24,7 +26,18 @@ def _source_read(app: Any, docname: str, source: list[str]) -> None:
     os.environ["FLUOSEG_NOTEBOOK"] = docname
 
 
+#: Documents that report on the whole build: read after every other document.
+READ_LAST = ("book/04_experiments/timing",)
+
+
+def _read_last(app: Any, env: Any, docnames: list[str]) -> None:
+    """Move the documents in ``READ_LAST`` to the end of ``docnames`` (in place)."""
+    last = [d for d in docnames if d in READ_LAST]
+    docnames[:] = [d for d in docnames if d not in READ_LAST] + last
+
+
 def setup(app: Any) -> dict:
     app.connect("builder-inited", _builder_inited)
     app.connect("source-read", _source_read)
+    app.connect("env-before-read-docs", _read_last)
     return {"parallel_read_safe": False, "parallel_write_safe": True}

@@ -94,6 +94,12 @@ def test_the_book_build_sets_the_variables(monkeypatch) -> None:
     assert os.environ[notebook.NOTEBOOK_ENV] == "book/04_experiments/comparison"
     config = (ROOT / "_config.yml").read_text()
     assert "peak_memory: _ext" in config
+    # the timing chapter, which tabulates the other chapters, is read last
+    timing = "book/04_experiments/timing"
+    docs = ["book/04_experiments/comparison", timing, "book/intro"]
+    app.__dict__["env-before-read-docs"](app, None, docs)
+    assert docs == ["book/04_experiments/comparison", "book/intro", timing]
+    assert (ROOT / "book/04_experiments/timing.ipynb").is_file()
 
 
 def test_isolation_default(monkeypatch) -> None:
