@@ -13,14 +13,29 @@ from fluoseg import notebook
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_glue_is_myst_nb_glue_when_installed(monkeypatch) -> None:
+def test_glue_is_myst_nb_glue_when_installed(monkeypatch, capsys) -> None:
     calls = []
     monkeypatch.setattr(
         notebook, "_myst_nb_glue", lambda: lambda *a, **k: calls.append((a, k))
     )
+    monkeypatch.setenv(notebook.NOTEBOOK_ENV, "book/x")  # during the book build
     notebook.glue("dice", 0.5, display=False)
     notebook.glue("n", 3)
     assert calls == [(("dice", 0.5), {"display": False}), (("n", 3), {"display": True})]
+    assert capsys.readouterr().out == ""  # the build's text shows the values
+
+
+def test_glue_also_prints_outside_the_book_build(monkeypatch, capsys) -> None:
+    """In JupyterLab {glue:text} stays unresolved: the cell prints the value."""
+    calls = []
+    monkeypatch.setattr(
+        notebook, "_myst_nb_glue", lambda: lambda *a, **k: calls.append((a, k))
+    )
+    monkeypatch.delenv(notebook.NOTEBOOK_ENV, raising=False)
+    notebook.glue("dice", 0.123456, display=False)
+    notebook.glue("n", 3)  # displayed by myst-nb itself
+    assert [a for a, _ in calls] == [("dice", 0.123456), ("n", 3)]
+    assert capsys.readouterr().out == "dice = 0.1235\n"
 
 
 def test_glue_prints_without_myst_nb(monkeypatch, capsys) -> None:

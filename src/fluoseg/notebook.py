@@ -13,6 +13,7 @@ and, during a book build, the kernel's peak memory recorded after every cell
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 
@@ -31,11 +32,18 @@ def glue(name: str, value: Any, display: bool = True) -> None:
     Without myst-nb the value is shown instead: displayed as a cell output when
     ``display`` (as myst-nb would), else printed as ``name = value`` on one line, so
     that a reader without the book's text around the cell still sees what the text
-    quotes. The signature and the default are those of ``myst_nb.glue``.
+    quotes. With myst-nb but outside a book build (``$FLUOSEG_NOTEBOOK`` unset:
+    JupyterLab, a plain viewer of the executed notebook) a ``display=False`` value is
+    printed the same way, since only the book build fills in ``{glue:text}``. The
+    signature and the default are those of ``myst_nb.glue``.
     """
     book_glue = _myst_nb_glue()
     if book_glue is not None:
         book_glue(name, value, display=display)
+        if display or os.environ.get(NOTEBOOK_ENV, "").strip():
+            return  # shown by myst-nb, or in the book build's text
+        # a reader in JupyterLab or another viewer sees the {glue:} role unresolved
+        print(f"{name} = {_plain(value)}")
         return
     if display:
         try:
@@ -49,7 +57,19 @@ def glue(name: str, value: Any, display: bool = True) -> None:
         if ipython_display is not None:
             ipython_display(value)
             return
-    print(f"{name} = {value}")
+    print(f"{name} = {_plain(value)}")
+
+
+def _plain(value: Any) -> str:
+    """``value`` as one short line: floats to 4 significant digits."""
+    try:
+        import numpy as np
+
+        if isinstance(value, (float, np.floating)):
+            return f"{float(value):.4g}"
+    except ImportError:  # pragma: no cover - numpy comes with the package
+        pass
+    return str(value)
 
 
 # ---------------------------------------------------------------- first cell
