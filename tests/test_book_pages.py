@@ -205,3 +205,110 @@ def test_solutions_stay_inside_their_dropdown(path: Path) -> None:
     bad = [f"cell {i}: {e}" for i, c in enumerate(cells) if c["cell_type"] == "markdown"
            for e in solution_fence_errors("".join(c["source"]))]  # fmt: skip
     assert bad == []
+
+
+
+EXERCISE_ITEM = re.compile(r"^(\d+)\.\s")
+SOLUTION_TITLE = re.compile(r"^Solution to exercise (\d+)$")
+OPTION = re.compile(r"^:[\w-]+:")
+MIN_SOLUTION_CHARS = 40
+
+
+def _admonition_end(lines: list[str], start: int, fence: str) -> int:
+    """Index of the line that closes the admonition opened at ``start``."""
+    for j in range(start + 1, len(lines)):
+        text = lines[j].strip()
+        if text.startswith(fence) and not text.lstrip(fence[0]):
+            return j
+    return len(lines)
+
+
+def exercise_events(cells: list[str]) -> list[tuple[str, int | None, str]]:
+    """The ``## Exercises`` section of a page (its markdown cells, in order) as
+    ``("exercise", N, item)`` for each numbered list item outside an admonition and
+    ``("solution", N, body)`` for each admonition titled ``Solution...``; N comes from
+    the title ``Solution to exercise N`` (None when the title names no exercise) and
+    the body leaves out the directive's ``:option:`` lines."""
+    start = next((k for k, c in enumerate(cells)
+                  if re.search(r"^## Exercises\s*$", c, re.M)), None)
+    if start is None:
+        return []
+    section = "\n".join(cells[start:]).split("## Exercises", 1)[1]
+    lines, events, n = section.splitlines(), [], 0
+    while n < len(lines):
+        m = FENCE_OPEN.match(lines[n])
+        if m:
+            end = _admonition_end(lines, n, m.group(1))
+            title = lines[n][m.end():].strip()
+            if title.startswith("Solution"):
+                body = " ".join(t.strip() for t in lines[n + 1:end]
+                                if not OPTION.match(t.strip()))
+                named = SOLUTION_TITLE.match(title)
+                events.append(("solution", int(named.group(1)) if named else None,
+                               body.strip()))
+            n = end + 1
+            continue
+        item = EXERCISE_ITEM.match(lines[n])
+        if item:
+            events.append(("exercise", int(item.group(1)), lines[n]))
+        n += 1
+    return events
+
+
+def exercise_errors(cells: list[str]) -> list[str]:
+    """What keeps a page's exercises from each having one real, named solution:
+    exercises numbered 1, 2, ..., and for each, after it, exactly one admonition
+    titled ``Solution to exercise N``, in the exercises' order, whose body has at
+    least ``MIN_SOLUTION_CHARS`` characters."""
+    events = exercise_events(cells)
+    numbers = [n for kind, n, _ in events if kind == "exercise"]
+    solutions = [n for kind, n, _ in events if kind == "solution"]
+    errors = []
+    if numbers != list(range(1, len(numbers) + 1)):
+        errors.append(f"exercises numbered {numbers}")
+    if solutions != numbers:
+        errors.append(f"solutions for exercises {solutions}, exercises {numbers}")
+    seen: set[int | None] = set()
+    for kind, n, text in events:
+        if kind == "exercise":
+            seen.add(n)
+        elif n not in seen:
+            errors.append(f"solution {n} comes before its exercise")
+        elif len(text) < MIN_SOLUTION_CHARS:
+            errors.append(f"solution {n} is too short: {text!r}")
+    return errors
+
+
+def test_exercise_errors_finds_unnamed_missing_and_empty_solutions() -> None:
+    def sol(title: str, body: str = "The answer, with its reason, in one sentence.",
+            fence: str = "```") -> str:
+        return f"{fence}{{admonition}} {title}\n:class: dropdown\n{body}\n{fence}"
+
+    code = "1. a list inside a solution\n```python\nx = 1\n```\nand why, at length"
+    good = ["## Exercises\n\n1. First?", sol("Solution to exercise 1"),
+            "2. Second?", sol("Solution to exercise 2", code, "````")]
+    assert exercise_errors(good) == []
+    assert exercise_errors(["## Summary\n\n1. not an exercise"]) == []
+    assert exercise_errors(["## Exercises\n1. A?\n2. B?", sol("Solution to exercise 1"),
+                            sol("Solution to exercise 2", fence=":::")]) == []
+    assert exercise_errors(["## Exercises\n1. A?", sol("Solution")])  # unnamed
+    assert exercise_errors(["## Exercises\n1. A?\n2. B?",
+                            sol("Solution to exercise 1")])  # one missing
+    assert exercise_errors(["## Exercises\n1. A?", sol("Solution to exercise 1"),
+                            sol("Solution to exercise 1")])  # two for one
+    assert exercise_errors(["## Exercises\n1. A?",
+                            sol("Solution to exercise 1", "Compare the tables.")])
+    assert exercise_errors(["## Exercises\n1. A?\n2. B?", sol("Solution to exercise 2"),
+                            sol("Solution to exercise 1")])  # out of order
+    assert exercise_errors(["## Exercises", sol("Solution to exercise 1"), "1. A?"])
+
+
+def _pages_with_exercises() -> list[Path]:
+    return [p for p in sorted(BOOK.rglob("*.ipynb"))
+            if any(re.search(r"^## Exercises\s*$", t, re.M) for t in markdown_cells(p))]
+
+
+@pytest.mark.parametrize("path", _pages_with_exercises(),
+                         ids=lambda p: p.relative_to(BOOK).as_posix())
+def test_every_exercise_has_one_named_solution(path: Path) -> None:
+    assert exercise_errors(markdown_cells(path)) == []
