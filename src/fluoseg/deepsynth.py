@@ -188,8 +188,24 @@ def _rendered_for(out: Path, run: Any) -> bool:
     return m.get("generator") == GENERATOR and m.get("cyclegan") == _source(run)
 
 
+def _cyclegan_result(prof: Profile, seed: int, progress: bool) -> Any:
+    """The saved result of the unsupervised 2-class CycleGAN of ``seed``, trained
+    and scored first when missing or stale (``fluoseg.results.ensure_result``)."""
+    from fluoseg import results
+
+    name = "cyclegan-2class-unsup" + (f"-seed{seed}" if seed else "")
+    if name in results.experiments():
+        return results.ensure_result(name, prof, progress=progress, isolate=False)
+    exp = results.Experiment(name, name, "cyclegan", 2, unsupervised=True, seed=seed)
+    return results.run_experiment(exp, prof, progress=progress, isolate=False).result
+
+
 def run_deepsynth(
-    profile: Profile | str | None = None, seed: int = 0, *, progress: bool = True
+    profile: Profile | str | None = None,
+    seed: int = 0,
+    *,
+    cyclegan_run: Any = None,
+    progress: bool = True,
 ) -> Any:
     """Train (or load) the unsupervised 2-class CycleGAN of ``seed``
     (``fluoseg.results.ensure_result``), render the dataset's synthetic masks with
@@ -198,7 +214,8 @@ def run_deepsynth(
     :data:`UNET_OVERRIDES` and score it on the real test crops as the tables' rows
     are; save the result :func:`result_name` and return the
     ``fluoseg.results.Evaluation`` (``timings`` add ``render_seconds`` and
-    ``cyclegan_train_seconds``; ``extra`` the validation crop and score)."""
+    ``cyclegan_train_seconds``; ``extra`` the validation crop and score).
+    ``cyclegan_run``: render with this finished run instead."""
     import dataclasses
 
     from fluoseg import results
@@ -208,14 +225,12 @@ def run_deepsynth(
 
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     seed = int(seed)
-    cg_name = "cyclegan-2class-unsup" + (f"-seed{seed}" if seed else "")
-    if cg_name in results.experiments():
-        cg = results.ensure_result(cg_name, prof, progress=progress, isolate=False)
-    else:
-        exp = results.Experiment(cg_name, cg_name, "cyclegan", 2, unsupervised=True,
-                                 seed=seed)  # fmt: skip
-        cg = results.run_experiment(exp, prof, progress=progress, isolate=False).result
-    cg_run = _cyclegan_run(cg.extra["run"])
+    cg_name = None
+    if cyclegan_run is None:
+        cg = _cyclegan_result(prof, seed, progress)
+        cyclegan_run, cg_name = cg.extra["run"], cg.name
+    cg_run = _cyclegan_run(cyclegan_run)
+    cg_seconds = cg_run.timings.get("total_seconds")
     data = dataset_dir(prof).parent / f"deepsynth-{cg_run.path.name}"
     if not _rendered_for(data, cg_run):
         render_dataset(cg_run, dataset_dir(prof), data, overwrite=True,
@@ -234,7 +249,7 @@ def run_deepsynth(
     state = _json(run.path / "checkpoint" / "state.json")
     names = [e["name"] for e in manifest["crops"] if e["split"] == "train"]
     timings = dict(ev.result.timings, render_seconds=manifest["render_seconds"],
-                   cyclegan_train_seconds=cg.timings.get("train_seconds"))  # fmt: skip
+                   cyclegan_train_seconds=cg_seconds)  # fmt: skip
     args = dict(results._train_args(run), config_overrides=overrides)
     extra = dict(
         ev.result.extra, label=LABEL + (f" (seed {seed})" if seed else ""),
