@@ -155,3 +155,31 @@ def test_run_deepsynth_trains_the_unet_on_renders_and_saves_the_result(
     again = deepsynth.ensure_deepsynth("smoke", 0, progress=False, isolate=False)
     assert again.metrics.equals(r.metrics)
     assert (rendered / "manifest.json").stat().st_mtime_ns == stamp
+
+
+@pytest.mark.slow
+def test_benchmark_script_end_to_end_at_smoke(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smoke_unet_run
+) -> None:
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_deepsynth.py"
+    spec = importlib.util.spec_from_file_location("bench_deepsynth", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)  # type: ignore[union-attr]
+    runs, data, out = tmp_path / "runs", tmp_path / "data", tmp_path / "ds.json"
+    shutil.copytree(smoke_unet_run.config["data_dir"], data / "smoke")
+    monkeypatch.setenv("FLUOSEG_RUNS", str(runs))  # restored after the test
+    monkeypatch.setenv("FLUOSEG_DATA", str(data))
+    argv = ["--profile", "smoke", "--seed", "0", "--runs", str(runs), "--data",
+            str(data), "--out", str(out)]  # fmt: skip
+    assert bench.main(argv) == 0
+    assert bench.main(argv) == 0  # everything cached: reused, not retrained
+    first, second = json.loads(out.read_text())["rows"]
+    assert not first["cyclegan"]["reused"] and second["cyclegan"]["reused"]
+    assert not first["render"]["reused"] and second["render"]["reused"]
+    assert second["unet"]["reused"] and second["unet"]["steps"] == 6
+    assert second["test"] == first["test"]
+    assert set(first["test"]["dice"]) == {"nuclei", "golgi"}
+    assert first["validation"]["crop"] == "S4"
+    assert first["render"]["seconds"] > 0 and first["cyclegan"]["train_seconds"] > 0
