@@ -238,7 +238,8 @@ def run_deepsynth(
     manifest, overrides = _json(data / "manifest.json"), dict(UNET_OVERRIDES)
     unet = with_overrides(model_config("unet", prof, 2), overrides).to_dict()
     key = {"source": manifest["cyclegan"], "profile": prof.to_dict(), "seed": seed,
-           "unet": unet, "train": train_config("unet", prof).to_dict()}  # fmt: skip
+           "unet": unet, "train": train_config("unet", prof).to_dict(),
+           "data": str(data.resolve())}  # fmt: skip
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
     out = runs_root() / prof.name / f"deepsynth-unet-2class-seed{seed}-{digest}"
     run = train("unet", 2, profile=prof, seed=seed, data_dir=data, out=out,
