@@ -183,3 +183,23 @@ def test_benchmark_script_end_to_end_at_smoke(
     assert set(first["test"]["dice"]) == {"nuclei", "golgi"}
     assert first["validation"]["crop"] == "S4"
     assert first["render"]["seconds"] > 0 and first["cyclegan"]["train_seconds"] > 0
+
+
+def test_recorded_table_is_mean_and_sd_over_seeds() -> None:
+    from fluoseg.deepsynth import LABEL, recorded_table
+
+    def scores(n: float, g: float) -> dict:
+        return {"dice": {"golgi": g, "nuclei": n}}
+
+    record = {"rows": [
+        {"test": scores(0.7, 0.5), "cyclegan": {"test": scores(0.6, 0.3)}},
+        {"test": scores(0.8, 0.3), "cyclegan": {"test": None}},
+    ]}  # fmt: skip
+    table = recorded_table(record)
+    assert list(table.columns) == ["nuclei mean", "nuclei sd", "golgi mean", "golgi sd",
+                                   "seeds"]
+    assert table.loc[LABEL, "nuclei mean"] == pytest.approx(0.75)
+    assert table.loc[LABEL, "golgi sd"] == pytest.approx(0.1414, abs=1e-4)
+    assert table.loc["CycleGAN G_S, same seeds", "seeds"] == 1  # no score: left out
+    with pytest.raises(InputError, match="without rows"):
+        recorded_table({"rows": []})

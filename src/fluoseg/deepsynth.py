@@ -298,3 +298,30 @@ def ensure_deepsynth(
     if saved is None:  # pragma: no cover - run_deepsynth always saves
         raise InputError(f"the child process saved no result {name!r}")
     return saved
+
+
+def recorded_table(record: dict, metric: str = "dice") -> Any:
+    """Mean ± sd over the seeds of a recorded ``benchmarks/bench_deepsynth.py`` run:
+    one row for the DeepSynth U-Net, one for the same seeds' CycleGAN (G_S), columns
+    ``<class> mean``, ``<class> sd`` and ``seeds``. Rows without a recorded CycleGAN
+    score are left out of the CycleGAN row."""
+    import pandas as pd
+
+    rows = record.get("rows") or []
+    if not rows:
+        raise InputError("a DeepSynth record without rows: expected the JSON that "
+                         "benchmarks/bench_deepsynth.py writes")  # fmt: skip
+    cyclegan = [(r.get("cyclegan") or {}).get("test") for r in rows]
+    who = {LABEL: [r["test"] for r in rows],
+           "CycleGAN G_S, same seeds": [s for s in cyclegan if s]}  # fmt: skip
+    out = {}
+    for label, scores in who.items():
+        if not scores:
+            continue
+        frame = pd.DataFrame([s[metric] for s in scores], dtype=float)
+        row = {}
+        order = [c for c in ("nuclei", "golgi", "pair") if c in frame.columns]
+        for c in order + [c for c in frame.columns if c not in order]:
+            row[f"{c} mean"], row[f"{c} sd"] = frame[c].mean(), frame[c].std(ddof=1)
+        out[label] = {**row, "seeds": len(frame)}
+    return pd.DataFrame.from_dict(out, orient="index")
