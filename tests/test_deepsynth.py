@@ -192,12 +192,14 @@ def test_recorded_table_is_mean_and_sd_over_seeds() -> None:
         return {"dice": {"golgi": g, "nuclei": n}}
 
     record = {"rows": [
-        {"test": scores(0.7, 0.5), "cyclegan": {"test": scores(0.6, 0.3)}},
+        {"test": scores(0.7, 0.5), "cyclegan": {"test": scores(0.6, 0.3)},
+         "validation": {"val_dice_coefficient": 0.9}},
         {"test": scores(0.8, 0.3), "cyclegan": {"test": None}},
     ]}  # fmt: skip
     table = recorded_table(record)
     assert list(table.columns) == ["nuclei mean", "nuclei sd", "golgi mean", "golgi sd",
-                                   "seeds"]
+                                   "seeds", "validation Dice (render)"]
+    assert table.loc[LABEL, "validation Dice (render)"] == pytest.approx(0.9)
     assert table.loc[LABEL, "nuclei mean"] == pytest.approx(0.75)
     assert table.loc[LABEL, "golgi sd"] == pytest.approx(0.1414, abs=1e-4)
     assert table.loc["CycleGAN G_S, same seeds", "seeds"] == 1  # no score: left out

@@ -303,8 +303,9 @@ def ensure_deepsynth(
 def recorded_table(record: dict, metric: str = "dice") -> Any:
     """Mean ± sd over the seeds of a recorded ``benchmarks/bench_deepsynth.py`` run:
     one row for the DeepSynth U-Net, one for the same seeds' CycleGAN (G_S), columns
-    ``<class> mean``, ``<class> sd`` and ``seeds``. Rows without a recorded CycleGAN
-    score are left out of the CycleGAN row."""
+    ``<class> mean``, ``<class> sd`` and ``seeds``, and the DeepSynth U-Net's mean
+    validation Dice on its rendered crop. Rows without a recorded CycleGAN score are
+    left out of the CycleGAN row."""
     import pandas as pd
 
     rows = record.get("rows") or []
@@ -324,4 +325,8 @@ def recorded_table(record: dict, metric: str = "dice") -> Any:
         for c in order + [c for c in frame.columns if c not in order]:
             row[f"{c} mean"], row[f"{c} sd"] = frame[c].mean(), frame[c].std(ddof=1)
         out[label] = {**row, "seeds": len(frame)}
+    val = [(r.get("validation") or {}).get("val_dice_coefficient") for r in rows]
+    val = [v for v in val if v is not None]
+    if val and LABEL in out:  # the kept checkpoint's Dice on the rendered crop
+        out[LABEL]["validation Dice (render)"] = float(np.mean(val))
     return pd.DataFrame.from_dict(out, orient="index")
