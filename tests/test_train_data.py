@@ -122,3 +122,24 @@ def test_normalize_percentile_is_the_thesis_formula_bit_for_bit() -> None:
             got = normalize_percentile(x, clip=clip)
             assert got.dtype == np.float32
             assert got.tobytes() == want.tobytes()
+
+
+def test_unpaired_sampler_drops_the_paired_masks_not_its_batches(
+    tiny_volume: np.ndarray, tiny_mask: np.ndarray
+) -> None:
+    """With an unpaired mask side (CycleGAN) the sampler holds no copy of the images'
+    own masks, and its batches are those it drew with them."""
+    from fluoseg.sampling import PatchSampler
+
+    masks = [tiny_mask[..., :2], tiny_mask[::-1, :, :, :2].copy()]
+    images = [tiny_volume, tiny_volume[::-1].copy()]
+    unpaired = [np.ascontiguousarray(tiny_mask[:, ::-1, :, :2])]
+    kw = {"augment": True, "unpaired_masks": unpaired}
+    lean = PatchSampler(images, masks, (4, 6, 6), 0.7, 5, **kw)
+    assert all(v.mask.strides == (0, 0, 0, 0) for v in lean.volumes)
+    full = PatchSampler(images, masks, (4, 6, 6), 0.7, 5, **kw)
+    for v, m in zip(full.volumes, masks, strict=True):
+        v.mask = m  # what the sampler held before
+    for step in range(6):
+        for a, b in zip(lean.batch(step, 3), full.batch(step, 3), strict=True):
+            assert a.tobytes() == b.tobytes()
