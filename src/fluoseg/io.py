@@ -291,7 +291,13 @@ def _scale(data: np.ndarray) -> np.ndarray:
     if data.dtype == bool:
         return data.astype(np.float32)
     if np.issubdtype(data.dtype, np.integer):
-        return (data.astype(np.float64) / np.iinfo(data.dtype).max).astype(np.float32)
+        # the float64 quotient rounded to float32, one slice at a time: no float64
+        # copy of the whole volume (a training crop's is ~0.7 GB)
+        out = np.empty(data.shape, dtype=np.float32)
+        top = np.iinfo(data.dtype).max
+        for i in range(data.shape[0]):
+            out[i] = data[i].astype(np.float64) / top
+        return out
     if np.issubdtype(data.dtype, np.floating):
         return data.astype(np.float32)
     raise InputError(f"unsupported pixel type {data.dtype} (expected integer or float)")
@@ -372,11 +378,10 @@ def read_image(
                 f"{name}: channel {idx} requested for {k} but the file has {n} "
                 f"channel(s) (expected an index in 0..{n - 1})"
             )
-    scaled = _scale(data)
     out = np.zeros(data.shape[:3] + (2,), dtype=np.float32)
     for c, k in enumerate(("nuclei", "golgi")):
-        if k in mapping:
-            out[..., c] = scaled[..., mapping[k]]
+        if k in mapping:  # only the used channels are scaled
+            out[..., c] = _scale(data[..., mapping[k]])
     return Volume(data=out, voxel_size=_voxel_size(meta), source=name)
 
 
@@ -409,11 +414,13 @@ def read_mask(path: str | os.PathLike, n_classes: int | None = None) -> np.ndarr
         raise InputError(
             f"{name}: {n} channel(s) of shape {data.shape} (expected {want})"
         )
-    binary = data != 0
     if n_classes is None:
-        n_classes = 3 if n == 3 and bool(binary[..., 2].any()) else 2
+        n_classes = 3 if n == 3 and bool(np.any(data[..., 2] != 0)) else 2
     order = [FILE_CHANNELS[c] for c in ("nuclei", "golgi", "pair")[:n_classes]]
-    return np.ascontiguousarray(binary[..., order]).astype(np.uint8)
+    out = np.empty(data.shape[:3] + (n_classes,), dtype=np.uint8)
+    for c, i in enumerate(order):  # straight into uint8: no bool copy of the volume
+        np.not_equal(data[..., i], 0, out=out[..., c])
+    return out
 
 
 def check_same_shape(

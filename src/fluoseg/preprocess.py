@@ -69,9 +69,12 @@ def normalize_percentile(
     width = b - a
     flat = width <= 0
     safe = np.where(flat, np.float32(1.0), width)
-    out = (arr - a) / safe
-    out = np.where(flat, (arr > a).astype(np.float32), out)
-    return np.clip(out, 0.0, 1.0 if clip else None).astype(np.float32)
+    # in place on one fresh array (the crops are large): the same float32 operations
+    out = np.subtract(arr, a, dtype=np.float32)
+    np.divide(out, safe, out=out)
+    if flat.any():
+        out = np.where(flat, (arr > a).astype(np.float32), out)
+    return np.clip(out, np.float32(0.0), np.float32(1.0) if clip else None, out=out)
 
 
 def scale_to_unit(x: np.ndarray) -> np.ndarray:

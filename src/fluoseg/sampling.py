@@ -278,6 +278,11 @@ class PatchSampler:
                 self.grid_patches = self.grid_patches[np.asarray(grid_indices)]
         sizes = np.array([v.mask[..., 0].size for v in self.volumes], dtype=float)
         self._crop_p = sizes / sizes.sum()
+        if self.unpaired is not None:
+            # an image's own mask only places its patches (its foreground voxels are
+            # cached) and their mask side is drawn unpaired: keep a zero-stride stand-in
+            for v in self.volumes:
+                v.mask = np.broadcast_to(np.zeros((), np.uint8), v.mask.shape)
 
     def __len__(self) -> int:
         """Patches in one pass over the grid (0 in random mode: no fixed epoch)."""

@@ -731,28 +731,15 @@ def _unpaired_side(
 
 def _load_data(cfg: dict, profile: Profile, data_dir: Path, tc: TrainConfig, seed: int):  # noqa: ANN202
     """The training sampler and the fixed validation arrays of a run."""
-    from fluoseg.data.dataset import load_split
     from fluoseg.sampling import (
         PatchSampler,
         fixed_patches,
         grid_split,
-        preprocess_image,
         split_crops,
     )
 
     n = int(cfg["n_classes"])
-    crops = load_split(
-        "train", profile=profile, data_dir=data_dir, truth=cfg["truth"], n_classes=n
-    )
-    if not crops:
-        raise InputError(f"{data_dir}/train: no training crops found")
-    clip = bool(cfg["model_config"].get("stretch_clip", True))
-    images = [preprocess_image(c.image, cfg["raw"], clip) for c in crops]
-    if cfg["model"] == "cyclegan" and cfg["unsupervised"]:
-        # no annotation at all: image patches are centred on bright blobs
-        masks = [_proposal_masks(im, n) for im in images]
-    else:
-        masks = [np.asarray(c.mask, dtype=np.uint8) for c in crops]
+    names, images, masks = _training_arrays(cfg, profile, data_dir)
     patch = tuple(profile.patch_shape)
     unpaired = None
     if cfg["model"] == "cyclegan":
@@ -789,7 +776,7 @@ def _load_data(cfg: dict, profile: Profile, data_dir: Path, tc: TrainConfig, see
         val = (np.stack(vx).astype(np.float32), np.stack(vy).astype(np.float32))
         steps = tc.steps_per_epoch or max(1, len(sampler) // batch)
     else:
-        train_i, val_i = split_crops([c.name for c in crops])
+        train_i, val_i = split_crops(names)
         sampler = PatchSampler(
             [images[i] for i in train_i],
             [masks[i] for i in train_i],
@@ -816,6 +803,39 @@ def _load_data(cfg: dict, profile: Profile, data_dir: Path, tc: TrainConfig, see
         source = unpaired if cfg["unsupervised"] and unpaired else held_out
         val = (val[0], _unpaired_validation(source, len(val[1]), profile, seed))
     return sampler, val, steps
+
+
+def _training_arrays(
+    cfg: dict, profile: Profile, data_dir: Path
+) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+    """The training crops' names, pre-processed float32 images and uint8 masks
+    (bright-blob proposals for the unsupervised CycleGAN).
+
+    Crops are read one at a time and only these arrays are kept, so the raw images
+    (and, unsupervised, the unused annotations) are never all in memory at once.
+    """
+    from fluoseg.data.dataset import iter_split
+    from fluoseg.sampling import preprocess_image
+
+    n = int(cfg["n_classes"])
+    clip = bool(cfg["model_config"].get("stretch_clip", True))
+    proposals = cfg["model"] == "cyclegan" and cfg["unsupervised"]
+    names: list[str] = []
+    images: list[np.ndarray] = []
+    masks: list[np.ndarray] = []
+    crops = iter_split(
+        "train", profile=profile, data_dir=data_dir, truth=cfg["truth"], n_classes=n
+    )
+    for crop in crops:
+        names.append(crop.name)
+        images.append(preprocess_image(crop.image, cfg["raw"], clip))
+        # no annotation at all when unsupervised: patches centre on bright blobs
+        mask = None if proposals else np.asarray(crop.mask, dtype=np.uint8)
+        del crop  # the raw image goes before the next crop is read
+        masks.append(_proposal_masks(images[-1], n) if mask is None else mask)
+    if not images:
+        raise InputError(f"{data_dir}/train: no training crops found")
+    return names, images, masks
 
 
 def _proposal_masks(image: np.ndarray, n_classes: int) -> np.ndarray:
@@ -883,15 +903,15 @@ def _mask_share(
 ) -> list[float]:
     """Per-class foreground share of the masks a CycleGAN learns from (synthetic
     when unsupervised, else the training crops' masks), for ``threshold_by_share``."""
-    from fluoseg.data.dataset import ensure_dataset, load_split, load_synthetic_masks
+    from fluoseg.data.dataset import ensure_dataset, load_masks, load_synthetic_masks
 
     if not Path(data_dir).is_dir():
         ensure_dataset(profile)
     kw = {"profile": profile, "data_dir": data_dir, "n_classes": n_classes}
     if unsupervised:
         masks = load_synthetic_masks(**kw)
-    else:
-        masks = [c.mask for c in load_split("train", truth=truth, **kw)]
+    else:  # the masks only: the images are ~1 GB as float32 at the cpu profile
+        masks = list(load_masks("train", truth=truth, **kw).values())
     total = sum(m[..., 0].size for m in masks)
     return [
         round(max(sum(float(m[..., c].sum()) for m in masks) / total, 1e-6), 8)

@@ -32,7 +32,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -527,8 +527,28 @@ def load_split(
     Raises:
         InputError: bad arguments, or a folder with no crops for ``split``.
     """
-    from fluoseg import io
+    return list(
+        iter_split(
+            split, profile=profile, data_dir=data_dir, truth=truth, n_classes=n_classes
+        )
+    )
 
+
+def iter_split(
+    split: str = "train",
+    *,
+    profile: Profile | str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    truth: str = "annotator",
+    n_classes: int = 2,
+) -> Iterator[Crop]:
+    """The crops of :func:`load_split`, in its order, read one at a time.
+
+    A caller that keeps only what it needs of each crop (training keeps the
+    pre-processed image) never holds every raw image at once. Generated datasets are
+    read lazily; real data are read as :func:`load_split` reads them. Arguments and
+    errors as :func:`load_split` (raised here, before the first crop is read).
+    """
     if split not in ("train", "test"):
         raise InputError(f"split={split!r}: expected 'train' or 'test'")
     if truth not in MASK_KINDS:
@@ -540,30 +560,33 @@ def load_split(
     if manifest is None:
         from fluoseg.data import real
 
-        return real.load_real_split(folder, split, n_classes=n_classes)
-    crops = []
-    for e in manifest["crops"]:
-        if e["split"] != split:
-            continue
-        files = {k: folder / v["path"] for k, v in e["files"].items()}
-        vol = io.read_image(files["image"])
-        mask = io.read_mask(files[truth], n_classes=n_classes)
-        crops.append(
-            Crop(
-                name=e["name"],
-                split=split,
-                image=vol.data,
-                mask=mask,
-                voxel_size=vol.voxel_size,
-                image_path=files["image"],
-                mask_path=files[truth],
-                instances_path=files.get("instances"),
-                pairs_path=files.get("pairs"),
-            )
-        )
-    if not crops:
+        return iter(real.load_real_split(folder, split, n_classes=n_classes))
+    # sorted by name, stable: the order of sorting the loaded crops by name
+    entries = sorted(
+        (e for e in manifest["crops"] if e["split"] == split), key=lambda e: e["name"]
+    )
+    if not entries:
         raise InputError(f"{folder}: no {split} crops (expected {split}/<crop>_*.tif)")
-    return sorted(crops, key=lambda c: c.name)
+    return (_read_crop(folder, e, truth, n_classes) for e in entries)
+
+
+def _read_crop(folder: Path, entry: dict, truth: str, n_classes: int) -> Crop:
+    """One manifest entry's crop (a function, so no frame keeps its arrays alive)."""
+    from fluoseg import io
+
+    files = {k: folder / v["path"] for k, v in entry["files"].items()}
+    vol = io.read_image(files["image"])
+    return Crop(
+        name=entry["name"],
+        split=entry["split"],
+        image=vol.data,
+        mask=io.read_mask(files[truth], n_classes=n_classes),
+        voxel_size=vol.voxel_size,
+        image_path=files["image"],
+        mask_path=files[truth],
+        instances_path=files.get("instances"),
+        pairs_path=files.get("pairs"),
+    )
 
 
 def load_masks(
