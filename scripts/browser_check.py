@@ -2,8 +2,10 @@
 
 Serves ``_build/html`` on a free localhost port, visits each key page, fails on any
 console error or uncaught page error, checks that every plotly figure on a page that
-should have one rendered (has an SVG drawing surface), and saves a full-page screenshot
-per page under ``screenshots/``. Run with ``make browser-check`` after ``make book``.
+should have one rendered (has an SVG drawing surface), checks that every dropdown
+solution starts hidden and is not followed by an empty code block (an inner code fence
+that closed the admonition early), and saves a full-page screenshot per page under
+``screenshots/``. Run with ``make browser-check`` after ``make book``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ KEY_PAGES: dict[str, int] = {
     "book/04_experiments/unet.html": 1,
     "book/04_experiments/cyclegan.html": 1,
     "book/04_experiments/comparison.html": 0,
+    "book/04_experiments/timing.html": 0,
     "book/05_beyond/pairing_polarity.html": 0,
     "book/06_conclusions/conclusions.html": 0,
 }
@@ -40,6 +43,32 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+# Per dropdown admonition: its title, whether any of its body shows before a click, and
+# whether the element after it is an empty code block.
+DROPDOWNS_JS = """() => [...document.querySelectorAll('.admonition.dropdown')]
+.map(d => {
+  const title = d.querySelector('.admonition-title');
+  const body = [...d.children].filter(c => c !== title && c.tagName !== 'BUTTON');
+  const shown = body.some(c => c.getClientRects().length > 0
+                            && getComputedStyle(c).visibility !== 'hidden');
+  const next = d.nextElementSibling;
+  const emptyCode = !!next && /highlight/.test(next.className)
+                    && next.innerText.trim() === '';
+  return {title: title ? title.innerText.trim() : '?', shown, emptyCode};
+})"""
+
+
+def dropdown_problems(rel: str, dropdowns: list[dict]) -> list[str]:
+    """Problems with a page's dropdowns as ``DROPDOWNS_JS`` reports them."""
+    out = []
+    for d in dropdowns:
+        if d["shown"]:
+            out.append(f"{rel}: '{d['title']}' shows its text before a click")
+        if d["emptyCode"]:
+            out.append(f"{rel}: an empty code block follows '{d['title']}'")
+    return out
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -91,11 +120,14 @@ def check(html: Path, shots: Path, chromium: str) -> list[str]:
                 page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
                 for err in errors:
                     problems.append(f"{rel}: console error: {err}")
+                dropdowns = page.evaluate(DROPDOWNS_JS)
+                problems += dropdown_problems(rel, dropdowns)
                 if figs < min_figs:
                     problems.append(f"{rel}: {figs} plotly figures, expected ≥ {min_figs}")
                 if drawn < figs:
                     problems.append(f"{rel}: {figs - drawn} of {figs} figures not drawn")
-                print(f"{rel}: {figs} plotly figure(s), {len(errors)} console error(s)")
+                print(f"{rel}: {figs} plotly figure(s), {len(errors)} console error(s), "
+                      f"{len(dropdowns)} dropdown(s)")
             browser.close()
     finally:
         server.shutdown()
