@@ -69,9 +69,13 @@ def normalize_percentile(
     width = b - a
     flat = width <= 0
     safe = np.where(flat, np.float32(1.0), width)
-    out = (arr - a) / safe
-    out = np.where(flat, (arr > a).astype(np.float32), out)
-    return np.clip(out, 0.0, 1.0 if clip else None).astype(np.float32)
+    out = arr - a  # in place from here on: one float32 copy of x, not five
+    out /= safe
+    if np.any(flat):
+        out = np.where(flat, (arr > a).astype(np.float32), out)
+    return np.clip(out, 0.0, 1.0 if clip else None, out=out).astype(
+        np.float32, copy=False
+    )
 
 
 def scale_to_unit(x: np.ndarray) -> np.ndarray:
