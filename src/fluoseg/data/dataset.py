@@ -32,7 +32,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -524,11 +524,36 @@ def load_split(
             ``truth`` (the perfect masks). Real data have one mask per crop.
         n_classes: 2 (nuclei, Golgi) or 3 (with the pair class).
 
+    All the split's images are held at once (the standard dataset's eight crops are
+    ~1.2 GB as float32): :func:`iter_split` reads one crop at a time.
+
     Raises:
         InputError: bad arguments, or a folder with no crops for ``split``.
     """
-    from fluoseg import io
+    return list(
+        iter_split(
+            split, profile=profile, data_dir=data_dir, truth=truth, n_classes=n_classes
+        )
+    )
 
+
+def iter_split(
+    split: str = "train",
+    *,
+    profile: Profile | str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    truth: str = "annotator",
+    n_classes: int = 2,
+) -> Iterator[Crop]:
+    """The crops of :func:`load_split`, in the same order, each read only when the
+    loop reaches it, so that a loop which keeps nothing of a crop holds one crop's
+    image at a time instead of the whole split's. Real data (a folder without a
+    manifest) are read as :func:`load_split` reads them. The arguments are checked,
+    and the folder resolved, at the call.
+
+    Raises:
+        InputError: bad arguments, or a folder with no crops for ``split``.
+    """
     if split not in ("train", "test"):
         raise InputError(f"split={split!r}: expected 'train' or 'test'")
     if truth not in MASK_KINDS:
@@ -540,30 +565,33 @@ def load_split(
     if manifest is None:
         from fluoseg.data import real
 
-        return real.load_real_split(folder, split, n_classes=n_classes)
-    crops = []
-    for e in manifest["crops"]:
-        if e["split"] != split:
-            continue
-        files = {k: folder / v["path"] for k, v in e["files"].items()}
-        vol = io.read_image(files["image"])
-        mask = io.read_mask(files[truth], n_classes=n_classes)
-        crops.append(
-            Crop(
-                name=e["name"],
-                split=split,
-                image=vol.data,
-                mask=mask,
-                voxel_size=vol.voxel_size,
-                image_path=files["image"],
-                mask_path=files[truth],
-                instances_path=files.get("instances"),
-                pairs_path=files.get("pairs"),
-            )
-        )
-    if not crops:
+        return iter(real.load_real_split(folder, split, n_classes=n_classes))
+    entries = sorted(
+        (e for e in manifest["crops"] if e["split"] == split), key=lambda e: e["name"]
+    )
+    if not entries:
         raise InputError(f"{folder}: no {split} crops (expected {split}/<crop>_*.tif)")
-    return sorted(crops, key=lambda c: c.name)
+    return (_read_crop(folder, e, split, truth, n_classes) for e in entries)
+
+
+def _read_crop(folder: Path, e: dict, split: str, truth: str, n_classes: int) -> Crop:
+    """One crop of a generated dataset from its manifest entry ``e``."""
+    from fluoseg import io
+
+    files = {k: folder / v["path"] for k, v in e["files"].items()}
+    vol = io.read_image(files["image"])
+    mask = io.read_mask(files[truth], n_classes=n_classes)
+    return Crop(
+        name=e["name"],
+        split=split,
+        image=vol.data,
+        mask=mask,
+        voxel_size=vol.voxel_size,
+        image_path=files["image"],
+        mask_path=files[truth],
+        instances_path=files.get("instances"),
+        pairs_path=files.get("pairs"),
+    )
 
 
 def load_masks(
