@@ -66,7 +66,8 @@ def domain_shares(
     them). Mask patches are drawn from the ``synthetic`` masks the same way. Returns
     one row per patch and class: ``domain``, ``class``, ``share``.
     """
-    from fluoseg.sampling import fixed_mask_patches, fixed_patches
+    from fluoseg.sampling import _cut, fixed_mask_patches, fixed_origins
+    from fluoseg.sampling import pad_to_at_least as pad
 
     if not (len(images) == len(proposals) == len(annotated)) or not images:
         raise InputError(
@@ -74,13 +75,21 @@ def domain_shares(
             f"length, got {len(images)}, {len(proposals)}, {len(annotated)}"
         )
     n_classes = int(synthetic[0].shape[-1])
-    # carry the annotation along as extra image channels: same origins, same crop
-    stacked = [
-        np.concatenate([im, np.asarray(a, np.float32)[..., :n_classes]], axis=-1)
-        for im, a in zip(images, annotated, strict=True)
+    # the annotation cut where fixed_patches cuts the image patches (the origins read
+    # the proposals only), with no float copy of the images or the annotation
+    for im, p, a in zip(images, proposals, annotated, strict=True):
+        if not np.shape(im)[:3] == np.shape(p)[:3] == np.shape(a)[:3]:
+            raise InputError(
+                f"image {np.shape(im)[:3]}, proposals {np.shape(p)[:3]} and mask "
+                f"{np.shape(a)[:3]} differ in shape"
+            )
+    origins = fixed_origins(proposals, patch_shape, n, foreground_fraction, seed)
+    shape = tuple(int(p) for p in patch_shape)
+    cut = [
+        _cut(pad(np.asarray(annotated[c])[..., :n_classes], shape), o, shape)
+        for c, o in origins
     ]
-    x, _ = fixed_patches(stacked, proposals, patch_shape, n, foreground_fraction, seed)
-    ann = x[..., -n_classes:]
+    ann = np.stack(cut).astype(np.float32)
     syn = fixed_mask_patches(synthetic, patch_shape, n, foreground_fraction, seed)
     rows = []
     for domain, arr in (("image patches (annotated)", ann), ("synthetic masks", syn)):
