@@ -136,6 +136,9 @@ def render_images(model: object, masks: np.ndarray) -> np.ndarray:
     return ((np.asarray(out) + 1.0) * 0.5).astype(np.float32)
 
 
+_BLOCK_ROWS = 1 << 20
+
+
 def hidden_share(probs: np.ndarray, threshold: float = 0.5) -> list[float]:
     """Per class, the share of G_S's total output that lies below ``threshold``.
 
@@ -143,10 +146,18 @@ def hidden_share(probs: np.ndarray, threshold: float = 0.5) -> list[float]:
     it, which the image cycle rewards) has a large hidden share; it is invisible in the
     thresholded mask. ``probs`` is (..., classes) in [0, 1].
     """
-    p = np.asarray(probs, dtype=np.float64)
+    p = np.asarray(probs)
     if p.ndim < 2 or p.size == 0:
         raise InputError(f"probabilities of shape {p.shape}: expected (..., classes)")
     flat = p.reshape(-1, p.shape[-1])
-    total = flat.sum(axis=0)
-    below = np.where(flat < threshold, flat, 0.0).sum(axis=0)
+    # float64 sums over row blocks, each continuing the running sum as its first row:
+    # numpy sums the rows of an (N, classes) array in order, so this adds in the same
+    # order as one sum over a float64 copy of the whole volume, without that copy
+    total = np.zeros(flat.shape[1])
+    below = np.zeros(flat.shape[1])
+    for start in range(0, len(flat), _BLOCK_ROWS):
+        block = flat[start : start + _BLOCK_ROWS].astype(np.float64)
+        total = np.concatenate([total[None], block]).sum(axis=0)
+        low = np.where(block < threshold, block, 0.0)
+        below = np.concatenate([below[None], low]).sum(axis=0)
     return [float(b / t) if t > 0 else 0.0 for b, t in zip(below, total, strict=True)]
