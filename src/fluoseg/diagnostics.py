@@ -49,7 +49,7 @@ def cyclegan_epochs(history: pd.DataFrame, n_classes: int) -> pd.DataFrame:
 
 
 def domain_shares(
-    images: list[np.ndarray],
+    images: list[np.ndarray] | None,
     proposals: list[np.ndarray],
     annotated: list[np.ndarray],
     synthetic: list[np.ndarray],
@@ -64,11 +64,14 @@ def domain_shares(
     centred on ``proposals``, the bright blobs); their share is read from
     ``annotated`` masks at the same place, **for diagnosis only** (training never reads
     them). Mask patches are drawn from the ``synthetic`` masks the same way. Returns
-    one row per patch and class: ``domain``, ``class``, ``share``.
+    one row per patch and class: ``domain``, ``class``, ``share``. The image values are
+    not read (only their shapes are checked): ``images=None`` skips that check.
     """
     from fluoseg.sampling import _cut, fixed_mask_patches, fixed_origins
     from fluoseg.sampling import pad_to_at_least as pad
 
+    if images is None:
+        images = proposals
     if not (len(images) == len(proposals) == len(annotated)) or not images:
         raise InputError(
             "images, proposals and annotated masks must be non-empty lists of equal "

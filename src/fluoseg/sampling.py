@@ -428,6 +428,16 @@ def fixed_origins(
     return sampler._draw_origins(rng, int(n))
 
 
+def cut_patch(
+    volume: np.ndarray, origin: Sequence[int], patch_shape: Sequence[int]
+) -> np.ndarray:
+    """The patch at ``origin`` (from :func:`fixed_origins`) of ``volume`` reflect-padded
+    to the patch, as float32: what :func:`fixed_patches` cuts there."""
+    shape = tuple(int(p) for p in patch_shape)
+    padded = pad_to_at_least(np.asarray(volume, dtype=np.float32), shape)
+    return np.array(_cut(padded, origin, shape), dtype=np.float32)
+
+
 def fixed_mask_patches(
     masks: Sequence[np.ndarray],
     patch_shape: Sequence[int],

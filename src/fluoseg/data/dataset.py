@@ -32,7 +32,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -544,11 +544,13 @@ def iter_split(
     data_dir: str | os.PathLike | None = None,
     truth: str = "annotator",
     n_classes: int = 2,
+    names: Sequence[str] | None = None,
 ) -> Iterator[Crop]:
     """The crops of :func:`load_split`, in the same order, each read only when the
     loop reaches it, so that a loop which keeps nothing of a crop holds one crop's
     image at a time instead of the whole split's. Real data (a folder without a
-    manifest) are read as :func:`load_split` reads them. The arguments are checked,
+    manifest) are read as :func:`load_split` reads them. ``names``: only the crops of
+    these names (still in name order; others are not read). The arguments are checked,
     and the folder resolved, at the call.
 
     Raises:
@@ -565,12 +567,18 @@ def iter_split(
     if manifest is None:
         from fluoseg.data import real
 
-        return iter(real.load_real_split(folder, split, n_classes=n_classes))
+        crops = real.load_real_split(folder, split, n_classes=n_classes)
+        return iter([c for c in crops if names is None or c.name in names])
     entries = sorted(
         (e for e in manifest["crops"] if e["split"] == split), key=lambda e: e["name"]
     )
     if not entries:
         raise InputError(f"{folder}: no {split} crops (expected {split}/<crop>_*.tif)")
+    if names is not None:
+        missing = set(names) - {e["name"] for e in entries}
+        if missing:
+            raise InputError(f"{folder}: no {split} crop named {sorted(missing)}")
+        entries = [e for e in entries if e["name"] in names]
     return (_read_crop(folder, e, split, truth, n_classes) for e in entries)
 
 
