@@ -11,6 +11,8 @@ cycle Dice), or a discriminator that wins outright (accuracy near 1).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -137,6 +139,37 @@ def render_images(model: object, masks: np.ndarray) -> np.ndarray:
         raise InputError(f"masks of shape {m.shape}: expected (B, Z, Y, X, classes)")
     out = model.g_i(2.0 * m - 1.0, training=False)  # type: ignore[attr-defined]
     return ((np.asarray(out) + 1.0) * 0.5).astype(np.float32)
+
+
+def symptom_masks(
+    runs: dict[str, Any], image: np.ndarray, isolate: bool | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, list[float]]]:
+    """Each run's mask of ``image`` (``run.binarize(run.predict(image))``) and the
+    :func:`hidden_share` of its probabilities, by the keys of ``runs``.
+
+    ``isolate`` (default as in ``fluoseg.train.train``: inside a Jupyter kernel): the
+    networks and the probability volumes live in a child process, which sends back
+    the masks (uint8) and the shares, so that the kernel holds neither.
+    """
+    from fluoseg.train import _isolate, run_in_subprocess
+
+    if _isolate(isolate):
+        kwargs = {"runs": {k: str(r.path) for k, r in runs.items()}, "image": image}
+        return run_in_subprocess("fluoseg.diagnostics", "_symptom_masks", kwargs, True)
+    return _symptom_masks(runs, image)
+
+
+def _symptom_masks(runs: dict[str, Any], image: np.ndarray):
+    from fluoseg.train import Run
+
+    masks, hidden = {}, {}
+    for key, run in runs.items():
+        run = Run.load(run) if isinstance(run, str) else run
+        probs = run.predict(image)
+        masks[key] = run.binarize(probs)
+        hidden[key] = hidden_share(probs)
+        del probs
+    return masks, hidden
 
 
 _BLOCK_ROWS = 1 << 20
