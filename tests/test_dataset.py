@@ -13,6 +13,7 @@ from fluoseg.data.dataset import (
     dataset_spec,
     ensure_dataset,
     generate_dataset,
+    iter_split,
     load_masks,
     load_split,
     load_synthetic_masks,
@@ -108,6 +109,30 @@ def test_load_masks_matches_load_split_without_the_images(smoke_dir, monkeypatch
     assert set(load_masks("test", data_dir=smoke_dir)) == {"I1", "I2"}
     with pytest.raises(InputError, match="truth"):
         load_masks("test", data_dir=smoke_dir, truth="gold")
+
+
+def test_iter_split_reads_crop_by_crop_as_load_split(smoke_dir, monkeypatch):
+    for n in (2, 3):
+        crops = load_split("test", data_dir=smoke_dir, n_classes=n)
+        lazy = list(iter_split("test", data_dir=smoke_dir, n_classes=n))
+        assert [c.name for c in lazy] == [c.name for c in crops]
+        for a, b in zip(lazy, crops, strict=True):
+            np.testing.assert_array_equal(a.image, b.image)
+            np.testing.assert_array_equal(a.mask, b.mask)
+    from fluoseg import io
+
+    read = []
+    real_read = io.read_image
+    monkeypatch.setattr(io, "read_image", lambda p: read.append(p) or real_read(p))
+    gen = iter_split("train", data_dir=smoke_dir)
+    assert read == []  # nothing read before the loop asks
+    assert next(gen).name == "T1" and len(read) == 1
+    only = list(iter_split("train", data_dir=smoke_dir, names=["T2"]))
+    assert [c.name for c in only] == ["T2"] and len(read) == 2
+    with pytest.raises(InputError, match="T9"):
+        iter_split("train", data_dir=smoke_dir, names=["T9"])
+    with pytest.raises(InputError, match="split"):
+        iter_split("val", data_dir=smoke_dir)
 
 
 def test_load_split_bad_arguments(smoke_dir):

@@ -94,3 +94,19 @@ def test_hidden_share_counts_only_sub_threshold_output() -> None:
     assert hidden_share(p) == pytest.approx([0.2 / 1.1, 0.0])
     with pytest.raises(InputError, match="classes"):
         hidden_share(np.zeros(3))
+
+
+def test_symptom_masks_in_a_child_process_equal_the_in_process_ones(
+    smoke_unet_run,
+) -> None:
+    from fluoseg.diagnostics import hidden_share, symptom_masks
+
+    image = np.random.default_rng(1).random((16, 24, 20, 2)).astype(np.float32)
+    runs = {"a": smoke_unet_run}
+    masks, hidden = symptom_masks(runs, image, isolate=False)
+    probs = smoke_unet_run.predict(image)
+    np.testing.assert_array_equal(masks["a"], smoke_unet_run.binarize(probs))
+    assert hidden["a"] == hidden_share(probs)
+    child_masks, child_hidden = symptom_masks(runs, image, isolate=True)
+    np.testing.assert_array_equal(child_masks["a"], masks["a"])
+    assert child_hidden == hidden

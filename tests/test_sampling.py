@@ -9,7 +9,9 @@ from fluoseg.errors import InputError
 from fluoseg.sampling import (
     PatchSampler,
     bright_proposals,
+    cut_patch,
     fixed_mask_patches,
+    fixed_origins,
     fixed_patches,
     grid_origins,
     grid_split,
@@ -228,3 +230,17 @@ def test_tf_dataset_yields_the_same_batches() -> None:
         ex, ey = sampler.batch(k, 2)
         np.testing.assert_array_equal(x, ex)
         np.testing.assert_array_equal(y, ey)
+
+
+def test_fixed_origins_are_where_fixed_patches_cuts():
+    rng = np.random.default_rng(0)
+    shapes = [(20, 40, 40), (6, 30, 50), (12, 12, 12)]  # the last two get padded
+    images = [rng.random((*s, 2), dtype=np.float32) for s in shapes]
+    masks = [(rng.random((*s, 2)) > 0.97).astype(np.uint8) for s in shapes]
+    patch = (8, 16, 16)
+    for ff in (0.0, 0.5, 1.0):
+        x, _ = fixed_patches(images, masks, patch, 12, ff, seed=3)
+        origins = fixed_origins(masks, patch, 12, ff, seed=3)
+        cut = np.stack([cut_patch(images[c], o, patch) for c, o in origins])
+        assert cut.dtype == np.float32
+        np.testing.assert_array_equal(cut, x)

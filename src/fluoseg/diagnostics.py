@@ -11,6 +11,8 @@ cycle Dice), or a discriminator that wins outright (accuracy near 1).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -49,7 +51,7 @@ def cyclegan_epochs(history: pd.DataFrame, n_classes: int) -> pd.DataFrame:
 
 
 def domain_shares(
-    images: list[np.ndarray],
+    images: list[np.ndarray] | None,
     proposals: list[np.ndarray],
     annotated: list[np.ndarray],
     synthetic: list[np.ndarray],
@@ -64,23 +66,35 @@ def domain_shares(
     centred on ``proposals``, the bright blobs); their share is read from
     ``annotated`` masks at the same place, **for diagnosis only** (training never reads
     them). Mask patches are drawn from the ``synthetic`` masks the same way. Returns
-    one row per patch and class: ``domain``, ``class``, ``share``.
+    one row per patch and class: ``domain``, ``class``, ``share``. The image values are
+    not read (only their shapes are checked): ``images=None`` skips that check.
     """
-    from fluoseg.sampling import fixed_mask_patches, fixed_patches
+    from fluoseg.sampling import _cut, fixed_mask_patches, fixed_origins
+    from fluoseg.sampling import pad_to_at_least as pad
 
+    if images is None:
+        images = proposals
     if not (len(images) == len(proposals) == len(annotated)) or not images:
         raise InputError(
             "images, proposals and annotated masks must be non-empty lists of equal "
             f"length, got {len(images)}, {len(proposals)}, {len(annotated)}"
         )
     n_classes = int(synthetic[0].shape[-1])
-    # carry the annotation along as extra image channels: same origins, same crop
-    stacked = [
-        np.concatenate([im, np.asarray(a, np.float32)[..., :n_classes]], axis=-1)
-        for im, a in zip(images, annotated, strict=True)
+    # the annotation cut where fixed_patches cuts the image patches (the origins read
+    # the proposals only), with no float copy of the images or the annotation
+    for im, p, a in zip(images, proposals, annotated, strict=True):
+        if not np.shape(im)[:3] == np.shape(p)[:3] == np.shape(a)[:3]:
+            raise InputError(
+                f"image {np.shape(im)[:3]}, proposals {np.shape(p)[:3]} and mask "
+                f"{np.shape(a)[:3]} differ in shape"
+            )
+    origins = fixed_origins(proposals, patch_shape, n, foreground_fraction, seed)
+    shape = tuple(int(p) for p in patch_shape)
+    cut = [
+        _cut(pad(np.asarray(annotated[c])[..., :n_classes], shape), o, shape)
+        for c, o in origins
     ]
-    x, _ = fixed_patches(stacked, proposals, patch_shape, n, foreground_fraction, seed)
-    ann = x[..., -n_classes:]
+    ann = np.stack(cut).astype(np.float32)
     syn = fixed_mask_patches(synthetic, patch_shape, n, foreground_fraction, seed)
     rows = []
     for domain, arr in (("image patches (annotated)", ann), ("synthetic masks", syn)):
@@ -127,6 +141,40 @@ def render_images(model: object, masks: np.ndarray) -> np.ndarray:
     return ((np.asarray(out) + 1.0) * 0.5).astype(np.float32)
 
 
+def symptom_masks(
+    runs: dict[str, Any], image: np.ndarray, isolate: bool | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, list[float]]]:
+    """Each run's mask of ``image`` (``run.binarize(run.predict(image))``) and the
+    :func:`hidden_share` of its probabilities, by the keys of ``runs``.
+
+    ``isolate`` (default as in ``fluoseg.train.train``: inside a Jupyter kernel): the
+    networks and the probability volumes live in a child process, which sends back
+    the masks (uint8) and the shares, so that the kernel holds neither.
+    """
+    from fluoseg.train import _isolate, run_in_subprocess
+
+    if _isolate(isolate):
+        kwargs = {"runs": {k: str(r.path) for k, r in runs.items()}, "image": image}
+        return run_in_subprocess("fluoseg.diagnostics", "_symptom_masks", kwargs, True)
+    return _symptom_masks(runs, image)
+
+
+def _symptom_masks(runs: dict[str, Any], image: np.ndarray):
+    from fluoseg.train import Run
+
+    masks, hidden = {}, {}
+    for key, run in runs.items():
+        run = Run.load(run) if isinstance(run, str) else run
+        probs = run.predict(image)
+        masks[key] = run.binarize(probs)
+        hidden[key] = hidden_share(probs)
+        del probs
+    return masks, hidden
+
+
+_BLOCK_ROWS = 1 << 20
+
+
 def hidden_share(probs: np.ndarray, threshold: float = 0.5) -> list[float]:
     """Per class, the share of G_S's total output that lies below ``threshold``.
 
@@ -134,10 +182,18 @@ def hidden_share(probs: np.ndarray, threshold: float = 0.5) -> list[float]:
     it, which the image cycle rewards) has a large hidden share; it is invisible in the
     thresholded mask. ``probs`` is (..., classes) in [0, 1].
     """
-    p = np.asarray(probs, dtype=np.float64)
+    p = np.asarray(probs)
     if p.ndim < 2 or p.size == 0:
         raise InputError(f"probabilities of shape {p.shape}: expected (..., classes)")
     flat = p.reshape(-1, p.shape[-1])
-    total = flat.sum(axis=0)
-    below = np.where(flat < threshold, flat, 0.0).sum(axis=0)
+    # float64 sums over row blocks, each continuing the running sum as its first row:
+    # numpy sums the rows of an (N, classes) array in order, so this adds in the same
+    # order as one sum over a float64 copy of the whole volume, without that copy
+    total = np.zeros(flat.shape[1])
+    below = np.zeros(flat.shape[1])
+    for start in range(0, len(flat), _BLOCK_ROWS):
+        block = flat[start : start + _BLOCK_ROWS].astype(np.float64)
+        total = np.concatenate([total[None], block]).sum(axis=0)
+        low = np.where(block < threshold, block, 0.0)
+        below = np.concatenate([below[None], low]).sum(axis=0)
     return [float(b / t) if t > 0 else 0.0 for b, t in zip(below, total, strict=True)]

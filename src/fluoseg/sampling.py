@@ -288,11 +288,12 @@ class PatchSampler:
         """Patches in one pass over the grid (0 in random mode: no fixed epoch)."""
         return len(self.grid_patches)
 
-    def _draw_pair(self, rng: np.random.Generator, count: int):
-        images, masks = [], []
+    def _draw_origins(self, rng: np.random.Generator, count: int):
+        """``count`` (volume index, origin) pairs, as :meth:`_draw_pair` cuts them."""
         if self.grid:
             raise AssertionError("grid batches are drawn by _grid_pairs")
         crops = rng.choice(len(self.volumes), size=count, p=self._crop_p)
+        out = []
         for c in crops:
             v = self.volumes[int(c)]
             (o,) = sample_origins(
@@ -303,6 +304,13 @@ class PatchSampler:
                 rng,
                 foreground=v.foreground,
             )
+            out.append((int(c), o))
+        return out
+
+    def _draw_pair(self, rng: np.random.Generator, count: int):
+        images, masks = [], []
+        for c, o in self._draw_origins(rng, count):
+            v = self.volumes[c]
             images.append(_cut(v.image, o, self.patch_shape))
             masks.append(_cut(v.mask, o, self.patch_shape))
         return images, masks
@@ -397,6 +405,42 @@ def fixed_patches(
     rng = np.random.default_rng([int(seed), VALIDATION_STREAM])
     x, y = sampler._draw_pair(rng, n)
     return np.stack(x).astype(np.float32), np.stack(y).astype(np.float32)
+
+
+def fixed_origins(
+    masks: Sequence[np.ndarray],
+    patch_shape: Sequence[int],
+    n: int,
+    foreground_fraction: float,
+    seed: int,
+    balance_classes: bool = True,
+) -> list[tuple[int, np.ndarray]]:
+    """Where :func:`fixed_patches` cuts its ``n`` patches from images paired with
+    ``masks``: (index of the mask, origin (z, y, x) in the mask reflect-padded to the
+    patch by :func:`pad_to_at_least`) per patch, without the images, so that other
+    volumes of the same shapes can be cut at the same places."""
+    if len(masks) == 0:
+        raise InputError("no masks to draw validation patches from")
+    sampler = PatchSampler(
+        [None] * len(masks),  # type: ignore[list-item]  (origins read masks only)
+        masks,
+        patch_shape,
+        foreground_fraction,
+        seed,
+        balance_classes=balance_classes,
+    )
+    rng = np.random.default_rng([int(seed), VALIDATION_STREAM])
+    return sampler._draw_origins(rng, int(n))
+
+
+def cut_patch(
+    volume: np.ndarray, origin: Sequence[int], patch_shape: Sequence[int]
+) -> np.ndarray:
+    """The patch at ``origin`` (from :func:`fixed_origins`) of ``volume`` reflect-padded
+    to the patch, as float32: what :func:`fixed_patches` cuts there."""
+    shape = tuple(int(p) for p in patch_shape)
+    padded = pad_to_at_least(np.asarray(volume, dtype=np.float32), shape)
+    return np.array(_cut(padded, origin, shape), dtype=np.float32)
 
 
 def fixed_mask_patches(

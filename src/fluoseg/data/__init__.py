@@ -7,7 +7,8 @@
 - :mod:`fluoseg.data.synthetic_masks`: the CycleGAN's unpaired mask domain (thesis
   §4.1.1): ellipsoid nuclei and spherical Golgi, elastically deformed.
 - :mod:`fluoseg.data.dataset`: the standard dataset on disk (``fluoseg data``) and its
-  loaders :func:`ensure_dataset`, :func:`load_split`, :func:`load_synthetic_masks`.
+  loaders :func:`ensure_dataset`, :func:`load_split` (:func:`iter_split`: one crop at
+  a time), :func:`load_synthetic_masks`.
 - :mod:`fluoseg.data.real`: loaders for the real dataset's layouts.
 
 Submodules are imported on demand so that ``import fluoseg.data`` stays light.
@@ -27,6 +28,7 @@ _EXPORTS = {
     "Crop": "dataset",
     "ensure_dataset": "dataset",
     "generate_dataset": "dataset",
+    "iter_split": "dataset",
     "load_split": "dataset",
     "load_synthetic_masks": "dataset",
 }

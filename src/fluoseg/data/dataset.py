@@ -32,7 +32,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -524,6 +524,9 @@ def load_split(
             ``truth`` (the perfect masks). Real data have one mask per crop.
         n_classes: 2 (nuclei, Golgi) or 3 (with the pair class).
 
+    All the split's images are held at once (the standard dataset's eight crops are
+    ~1.2 GB as float32): :func:`iter_split` reads one crop at a time.
+
     Raises:
         InputError: bad arguments, or a folder with no crops for ``split``.
     """
@@ -541,13 +544,17 @@ def iter_split(
     data_dir: str | os.PathLike | None = None,
     truth: str = "annotator",
     n_classes: int = 2,
+    names: Sequence[str] | None = None,
 ) -> Iterator[Crop]:
-    """The crops of :func:`load_split`, in its order, read one at a time.
+    """The crops of :func:`load_split`, in the same order, each read only when the
+    loop reaches it, so that a loop which keeps nothing of a crop holds one crop's
+    image at a time instead of the whole split's. Real data (a folder without a
+    manifest) are read as :func:`load_split` reads them. ``names``: only the crops of
+    these names (still in name order; others are not read). The arguments are checked,
+    and the folder resolved, at the call.
 
-    A caller that keeps only what it needs of each crop (training keeps the
-    pre-processed image) never holds every raw image at once. Generated datasets are
-    read lazily; real data are read as :func:`load_split` reads them. Arguments and
-    errors as :func:`load_split` (raised here, before the first crop is read).
+    Raises:
+        InputError: bad arguments, or a folder with no crops for ``split``.
     """
     if split not in ("train", "test"):
         raise InputError(f"split={split!r}: expected 'train' or 'test'")
@@ -560,27 +567,33 @@ def iter_split(
     if manifest is None:
         from fluoseg.data import real
 
-        return iter(real.load_real_split(folder, split, n_classes=n_classes))
-    # sorted by name, stable: the order of sorting the loaded crops by name
+        crops = real.load_real_split(folder, split, n_classes=n_classes)
+        return iter([c for c in crops if names is None or c.name in names])
     entries = sorted(
         (e for e in manifest["crops"] if e["split"] == split), key=lambda e: e["name"]
     )
     if not entries:
         raise InputError(f"{folder}: no {split} crops (expected {split}/<crop>_*.tif)")
-    return (_read_crop(folder, e, truth, n_classes) for e in entries)
+    if names is not None:
+        missing = set(names) - {e["name"] for e in entries}
+        if missing:
+            raise InputError(f"{folder}: no {split} crop named {sorted(missing)}")
+        entries = [e for e in entries if e["name"] in names]
+    return (_read_crop(folder, e, split, truth, n_classes) for e in entries)
 
 
-def _read_crop(folder: Path, entry: dict, truth: str, n_classes: int) -> Crop:
-    """One manifest entry's crop (a function, so no frame keeps its arrays alive)."""
+def _read_crop(folder: Path, e: dict, split: str, truth: str, n_classes: int) -> Crop:
+    """One crop of a generated dataset from its manifest entry ``e``."""
     from fluoseg import io
 
-    files = {k: folder / v["path"] for k, v in entry["files"].items()}
+    files = {k: folder / v["path"] for k, v in e["files"].items()}
     vol = io.read_image(files["image"])
+    mask = io.read_mask(files[truth], n_classes=n_classes)
     return Crop(
-        name=entry["name"],
-        split=entry["split"],
+        name=e["name"],
+        split=split,
         image=vol.data,
-        mask=io.read_mask(files[truth], n_classes=n_classes),
+        mask=mask,
         voxel_size=vol.voxel_size,
         image_path=files["image"],
         mask_path=files[truth],
