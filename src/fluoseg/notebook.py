@@ -89,7 +89,6 @@ def start(profile: Any = None) -> Any:
     during a book build (``$FLUOSEG_PEAK_RSS`` set), records the kernel's peak memory
     after every cell (:func:`record_peak_rss`).
     """
-    import os
 
     from fluoseg import __version__
     from fluoseg.config import PROFILE_ENV, get_profile, gpu_names
@@ -146,7 +145,6 @@ def record_peak_rss(path: Any = None, key: str | None = None) -> dict | None:
     """Write :func:`peak_rss_mib` under ``key`` in the JSON file ``path`` (defaults:
     ``$FLUOSEG_PEAK_RSS`` and ``$FLUOSEG_NOTEBOOK``); nothing without both."""
     import json
-    import os
     from pathlib import Path
 
     path = path or os.environ.get(PEAK_RSS_ENV, "").strip()
@@ -170,7 +168,6 @@ def record_peak_rss(path: Any = None, key: str | None = None) -> dict | None:
 def track_peak_rss() -> bool:
     """Call :func:`record_peak_rss` after every cell of this IPython kernel (once per
     kernel; only when ``$FLUOSEG_PEAK_RSS`` is set). Returns whether it is tracking."""
-    import os
 
     if _HOOKED or not os.environ.get(PEAK_RSS_ENV, "").strip():
         return bool(_HOOKED)
