@@ -46,6 +46,16 @@ VARIANTS: dict[str, dict] = {
     "cpu_cw7": {"overrides": {**CLIPPED, "class_weights": [1.0, 7.0]}},
     "cpu_ep45": {"overrides": CLIPPED, "epochs": 45},
     "cpu_recipe": {"overrides": {}},
+    "icw0": {"overrides": {"image_cycle_weight": 0.0}},
+    "detached": {"overrides": {"cycle_mask": "detached"}},
+    "disc4": {"overrides": {"disc_layers": 4}},
+    "detached_fw70": {
+        "overrides": {"cycle_mask": "detached", "foreground_weight": [10.0, 70.0]}
+    },
+    "detached_disc4": {"overrides": {"cycle_mask": "detached", "disc_layers": 4}},
+    "detached_dlr1e3": {
+        "overrides": {"cycle_mask": "detached", "disc_learning_rate": 1e-3}
+    },
 }
 
 
@@ -93,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=RESULTS / "ablation_runs")
+    ap.add_argument("--results", type=Path, default=RESULTS / "cyclegan_ablation.json",
+                    help="JSON file the rows are appended to (one per concurrent run)")
     ap.add_argument("--list", action="store_true", help="list the variants and exit")
     args = ap.parse_args(argv)
     if args.list:
@@ -104,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown variant(s) {unknown}: expected {list(VARIANTS)}",
               file=sys.stderr)  # fmt: skip
         return 2
-    path = RESULTS / "cyclegan_ablation.json"
+    path = args.results
     data = json.loads(path.read_text()) if path.is_file() else {"rows": []}
     data["environment"] = environment(args.profile)
     for name in args.variant:

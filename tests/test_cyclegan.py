@@ -350,6 +350,51 @@ def test_hard_cycle_mask_is_a_straight_through_sign():
         dataclasses.replace(cfg, cycle_mask="binary")
 
 
+def test_detached_cycle_mask_gives_g_i_the_sign_and_g_s_no_image_cycle_gradient():
+    cfg = model_config("cyclegan", "smoke", 2)
+    x, _ = toy_patch(2)
+    hard = build_model("cyclegan", dataclasses.replace(cfg, cycle_mask="hard"))
+    detached = build_model("cyclegan", dataclasses.replace(cfg, cycle_mask="detached"))
+    detached.set_weights(hard.get_weights())
+    soft = tf.constant([[-0.9, -0.2, 0.1, 0.95]])
+    np.testing.assert_array_equal(detached._cycle_input(soft).numpy(), [[-1, -1, 1, 1]])
+    grads = {}
+    for name, model in (("hard", hard), ("detached", detached)):
+        variables = model.g_s.trainable_variables + model.g_i.trainable_variables
+        with tf.GradientTape() as tape:
+            i = 2.0 * tf.constant(x) - 1.0
+            cycled = model.g_i(model._cycle_input(model.g_s(i)))
+            loss = tf.reduce_mean(tf.abs(i - cycled))  # the image cycle alone
+        g = tape.gradient(loss, variables)
+        n_s = len(model.g_s.trainable_variables)
+        grads[name] = (g[:n_s], g[n_s:])
+    # straight-through: the image cycle reaches G_S; detached: it trains G_I only
+    assert any(float(tf.reduce_sum(tf.abs(v))) > 0 for v in grads["hard"][0])
+    assert all(v is None for v in grads["detached"][0])
+    for a, b in zip(grads["hard"][1], grads["detached"][1], strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_foreground_weight_per_class_weights_each_channel():
+    import fluoseg.models.losses as L
+
+    a = -np.ones((1, 2, 2, 2, 2), np.float32)
+    a[0, 0, 0, 0, :] = 1.0  # one foreground voxel in each channel
+    b = -np.ones_like(a)  # an empty prediction: error 2 on the foreground voxel
+    one = float(L.weighted_l1(a, b, foreground_weight=(1.0, 1.0)))
+    assert one == pytest.approx(2 / 8)
+    per = float(L.weighted_l1(a, b, foreground_weight=(10.0, 70.0)))
+    assert per == pytest.approx((20 / 8 + 140 / 8) / 2)
+    assert float(L.weighted_l1(a, b, foreground_weight=10.0)) == pytest.approx(20 / 8)
+    cfg = model_config("cyclegan", "smoke", 2)
+    ok = dataclasses.replace(cfg, foreground_weight=(10.0, 70.0))
+    assert CycleGANConfig.from_json(ok.to_json()) == ok
+    with pytest.raises(InputError, match="one weight > 0 per class"):
+        dataclasses.replace(cfg, foreground_weight=(10.0, 70.0, 1.0))
+    with pytest.raises(InputError, match="foreground_weight"):
+        dataclasses.replace(cfg, foreground_weight=(10.0, 0.0))
+
+
 def test_image_cycle_weight_scales_only_the_image_cycle():
     x, s = toy_patch(2)
     cfg = model_config("cyclegan", "smoke", 2)

@@ -54,7 +54,7 @@ MODEL_NAMES: tuple[str, ...] = ("unet", "vox2vox", "cyclegan")
 NORMS: tuple[str, ...] = ("batch", "instance", "none")
 INITS: tuple[str, ...] = ("glorot_uniform", "he_normal", "normal")
 RESIDUAL_MODES: tuple[str, ...] = ("concat", "sum", "concat_grow")
-CYCLE_MASK_MODES: tuple[str, ...] = ("soft", "hard")
+CYCLE_MASK_MODES: tuple[str, ...] = ("soft", "hard", "detached")
 THRESHOLD_RULES: tuple[str, ...] = ("fixed", "mask_share")
 UNET_LOSSES: tuple[str, ...] = ("dice", "bce_dice")
 
@@ -376,7 +376,7 @@ class CycleGANConfig(_Config):
     collapse_threshold: float = 1e-3
     collapse_warmup: int = 1
     collapse_patience: int = 2
-    foreground_weight: float = 1.0
+    foreground_weight: float | tuple[float, ...] = 1.0
     decay_from: float = 1.0
     threshold: float = 0.5
     image_cycle_weight: float = 1.0
@@ -400,9 +400,14 @@ class CycleGANConfig(_Config):
                 f"class_weights needs one weight per class ({self.n_classes}), got "
                 f"{self.class_weights}"
             )
-        if self.foreground_weight <= 0:
+        fw = self.foreground_weight
+        per_class = isinstance(fw, tuple)
+        if (per_class and len(fw) != self.n_classes) or min(
+            fw if per_class else (fw,)
+        ) <= 0:
             raise InputError(
-                f"foreground_weight must be > 0, got {self.foreground_weight}"
+                f"foreground_weight must be > 0, or one weight > 0 per class "
+                f"({self.n_classes}), got {fw}"
             )
         if not 0.0 <= self.decay_from <= 1.0:
             raise InputError(f"decay_from must be in [0, 1], got {self.decay_from}")

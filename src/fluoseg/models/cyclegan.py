@@ -239,9 +239,12 @@ class CycleGAN(keras.Model):
         (``"hard"``, a straight-through estimator), so that G_I sees masks like the
         synthetic ones and G_S cannot pass the image's background to G_I in faint,
         sub-threshold values."""
-        if self.cfg.cycle_mask != "hard":
+        mode = self.cfg.cycle_mask
+        if mode == "soft":
             return fake_s
         hard = ops.where(fake_s > 0.0, 1.0, -1.0)
+        if mode == "detached":
+            return ops.stop_gradient(hard)
         return fake_s + ops.stop_gradient(hard - fake_s)
 
     def _selection_statistics(self, fake_s: Any, cycled_s: Any, s: Any) -> dict:

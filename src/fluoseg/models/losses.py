@@ -131,20 +131,27 @@ def weighted_l1(
     a: Any,
     b: Any,
     weights: Sequence[float] | None = None,
-    foreground_weight: float = 1.0,
+    foreground_weight: float | Sequence[float] = 1.0,
 ) -> Any:
     """Per-channel weighted mean absolute error: ``mean_c w_c * mean|a_c - b_c|``.
 
     With all weights 1 this is the plain mean absolute error. ``a`` is the target: with
     ``foreground_weight`` ``f`` != 1, voxels where ``a > 0`` (foreground of a mask in
     [-1, 1]) count ``f`` times. Sparse masks need it: the L1 optimum is the median,
-    so with a few per cent of foreground an empty mask is nearly optimal.
+    so with a few per cent of foreground an empty mask is nearly optimal. A sequence
+    gives one foreground weight per channel (a rarer class can weigh more).
     """
     axes = tuple(range(len(a.shape) - 1))
     err = ops.abs(a - b)
-    if foreground_weight != 1.0:
+    fw = (
+        [float(foreground_weight)] * a.shape[-1]
+        if isinstance(foreground_weight, int | float)
+        else [float(v) for v in foreground_weight]
+    )
+    if any(v != 1.0 for v in fw):
         fg = ops.cast(a > 0, err.dtype)
-        err = err * (1.0 + (float(foreground_weight) - 1.0) * fg)
+        extra = ops.convert_to_tensor([v - 1.0 for v in fw], dtype=err.dtype)
+        err = err * (1.0 + extra * fg)
     per = ops.mean(err, axis=axes)
     if weights is None:
         return ops.mean(per)
