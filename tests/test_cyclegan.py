@@ -395,6 +395,35 @@ def test_foreground_weight_per_class_weights_each_channel():
         dataclasses.replace(cfg, foreground_weight=(10.0, 0.0))
 
 
+def test_share_loss_pushes_g_s_to_the_mask_domains_foreground_share():
+    cfg = model_config("cyclegan", "smoke", 2)
+    assert not hasattr(build_model("cyclegan", cfg), "share_sum")  # off: same weights
+    model = build_model("cyclegan", dataclasses.replace(cfg, lambda_share=1.0))
+    s = -np.ones((2, 4, 4, 4, 2), np.float32)
+    s[:, :2, :2, :2, 0] = 1.0  # nuclei share 1/8
+    s[:, 0, 0, :2, 1] = 1.0  # Golgi share 1/32
+    s = tf.constant(s)
+    # a G_S output with the masks' shares costs nothing, in training or not
+    assert float(model._share_loss(s, s, training=True)) == pytest.approx(0, abs=1e-6)
+    np.testing.assert_allclose(model.share_sum.numpy(), [1 / 8, 1 / 32])
+    assert float(model.share_count.numpy()) == 1.0
+    empty = -tf.ones_like(s)
+    eps = 1e-4
+    want = np.mean([abs(np.log(eps / (r + eps))) for r in (1 / 8, 1 / 32)])
+    got = float(model._share_loss(empty, s, training=False))
+    assert got == pytest.approx(want, rel=1e-4)
+    assert float(model.share_count.numpy()) == 1.0  # validation does not update it
+    with tf.GradientTape() as tape:
+        tape.watch(empty)
+        loss = model._share_loss(empty * 0.99, s, training=False)
+    assert float(tf.reduce_min(tape.gradient(loss, empty))) < 0  # pushed upwards
+    x, masks = toy_patch(2)
+    out = model._gan_losses(x, masks, training=False)
+    assert np.isfinite(float(out["share_loss"]))
+    with pytest.raises(InputError, match="lambda_share"):
+        dataclasses.replace(cfg, lambda_share=-1.0)
+
+
 def test_image_cycle_weight_scales_only_the_image_cycle():
     x, s = toy_patch(2)
     cfg = model_config("cyclegan", "smoke", 2)

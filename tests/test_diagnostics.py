@@ -110,3 +110,24 @@ def test_symptom_masks_in_a_child_process_equal_the_in_process_ones(
     child_masks, child_hidden = symptom_masks(runs, image, isolate=True)
     np.testing.assert_array_equal(child_masks["a"], masks["a"])
     assert child_hidden == hidden
+
+
+def test_empty_epochs_counts_epochs_without_a_class(tmp_path):
+    from fluoseg.diagnostics import empty_epochs
+
+    run = tmp_path / "run"
+    run.mkdir()
+    pd.DataFrame({
+        "epoch": [1, 2, 3, 4, 5],
+        "fg_pred_0": [0.02, 0.0, 0.01, 0.02, 0.03],
+        "fg_pred_1": [0.004, 0.0, 0.0, 0.0, 0.002],
+    }).to_csv(run / "history.csv", index=False)  # fmt: skip
+    table = empty_epochs({"seed 0": run})
+    assert table.loc[("seed 0", "golgi")].tolist() == [3, 5, 2, 4]
+    assert table.loc[("seed 0", "nuclei")].tolist() == [1, 5, 2, 2]
+    assert len(table) == 2  # the classes the history holds
+    with pytest.raises(InputError, match="no training history"):
+        empty_epochs({"x": tmp_path / "missing"})
+    pd.DataFrame({"epoch": [1], "loss": [0.1]}).to_csv(run / "history.csv", index=False)
+    with pytest.raises(InputError, match="not a CycleGAN history"):
+        empty_epochs({"seed 0": run})

@@ -197,3 +197,33 @@ def hidden_share(probs: np.ndarray, threshold: float = 0.5) -> list[float]:
         low = np.where(block < threshold, block, 0.0)
         below = np.concatenate([below[None], low]).sum(axis=0)
     return [float(b / t) if t > 0 else 0.0 for b, t in zip(below, total, strict=True)]
+
+
+def empty_epochs(runs: dict[str, Any]) -> pd.DataFrame:
+    """Per run folder (``history.csv`` inside) and class: how many of its epochs
+    ended with G_S's masks of the *training* batches holding no voxel of the class
+    (``fg_pred_<k> == 0``), and the first and last such epoch. A class that is empty
+    for most of a training learns only in the epochs left after it reappears."""
+    from pathlib import Path
+
+    rows = []
+    for label, folder in runs.items():
+        path = Path(str(folder)) / "history.csv"
+        if not path.is_file():
+            raise InputError(f"{path}: no training history (expected a run folder)")
+        history = pd.read_csv(path)
+        if "fg_pred_0" not in history.columns:
+            raise InputError(f"{path} has no fg_pred_0: not a CycleGAN history")
+        for k, name in enumerate(CLASS_NAMES):
+            if f"fg_pred_{k}" not in history.columns:
+                break
+            empty = history.loc[history[f"fg_pred_{k}"] == 0, "epoch"].astype(int)
+            rows.append({
+                "run": label,
+                "class": name,
+                "empty epochs": len(empty),
+                "of": len(history),
+                "first": int(empty.min()) if len(empty) else None,
+                "last": int(empty.max()) if len(empty) else None,
+            })  # fmt: skip
+    return pd.DataFrame(rows).set_index(["run", "class"])

@@ -346,6 +346,28 @@ class CycleGANConfig(_Config):
       image). Measured over three seeds (T6, share threshold, nuclei / Golgi): hard +
       EMA 0.597 / 0.413, 0.609 / 0.408, 0.614 / 0.006 (seed 2 drew no Golgi); + this
       0.683 / 0.441, 0.647 / 0.326, 0.668 / 0.424 (the third seed's Golgi appears).
+
+    Measured on T6 and not adopted (same conditions, 2026-12-06, rows of
+    ``benchmarks/cyclegan-ablation-2026-12-06.json``; share threshold, nuclei / Golgi;
+    the cpu recipe over seeds 0-2: 0.666 / 0.397 on average):
+
+    - ``cycle_mask="detached"``: G_I still receives the sign, but the image cycle trains
+      G_I only; with ``"hard"`` its straight-through gradient still pulls G_S towards
+      marking background that helps G_I redraw the image. Seeds 0, 1, 2: 0.732 /
+      0.498, 0.549 / 0.530, 0.575 / 0.045 (mean 0.619 / 0.358). The broad background
+      patches left seed 0's output, but with nothing but D_S tying G_S's masks of real
+      images to their content, seed 1 marked haze as nuclei and seed 2 never drew a
+      Golgi voxel. ``image_cycle_weight=0`` (seed 0): 0.665 / 0.489.
+    - ``foreground_weight=(10, 70)`` (one weight per class; Golgi patches hold ~7x
+      less foreground than nuclei patches) with ``"detached"``: seeds 0, 1: 0.506 /
+      0.475, 0.029 / 0.461: the Golgi channel no longer empties, the nuclei fail.
+    - ``lambda_share`` > 0 adds ``lambda_share`` x the checkpoint rule's share term as
+      a loss (``CycleGAN._share_loss``); at 1, seeds 0, 1: 0.001 / 0.000, 0.375 / 0.040.
+
+    What every run shares (the cause of most of the seed spread): G_S's masks empty
+    at epoch 2, the nuclei return within a few epochs, and the Golgi channel stays
+    empty for 15-29 of the 30 epochs (the 3-class model: 28), so it learns in the last
+    few epochs only.
     """
 
     n_classes: int = 2
@@ -385,9 +407,14 @@ class CycleGANConfig(_Config):
     threshold_rule: str = "fixed"
     collapse_per_class: bool = False
     stretch_clip: bool = True
+    lambda_share: float = 0.0
 
     model = "cyclegan"
-    _OMIT_AT_DEFAULT = ("collapse_per_class", "stretch_clip")
+    _OMIT_AT_DEFAULT = (
+        "collapse_per_class",
+        "stretch_clip",
+        "lambda_share",
+    )
 
     def __post_init__(self) -> None:
         _check_common(self)
@@ -422,6 +449,8 @@ class CycleGANConfig(_Config):
             )
         if not 0.0 <= self.ema_decay < 1.0:
             raise InputError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.lambda_share < 0:
+            raise InputError(f"lambda_share must be >= 0, got {self.lambda_share}")
         if self.image_cycle_weight < 0:
             raise InputError(
                 f"image_cycle_weight must be >= 0, got {self.image_cycle_weight}"

@@ -141,6 +141,14 @@ class CycleGAN(keras.Model):
             "d_s_acc",
             "d_i_acc",
         ) + tuple(f"{t}_{k}" for t in SELECTION_STATS for k in range(c.n_classes))
+        if c.lambda_share > 0:  # (only then: older checkpoints keep their weights)
+            names += ("share_loss",)
+            # the mask domain's foreground share per class: a running mean over
+            # the training batches' masks
+            self.share_sum = keras.Variable(
+                np.zeros(c.n_classes, np.float32), trainable=False, name="share_sum"
+            )
+            self.share_count = keras.Variable(0.0, trainable=False, name="share_count")
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         self.built = True
 
@@ -217,6 +225,10 @@ class CycleGAN(keras.Model):
         adv_s = lsgan_generator_loss(ds_fake)
         adv_i = lsgan_generator_loss(di_fake)
         g_loss = adv_s + adv_i + c.lambda_cycle * cycle + c.lambda_identity * identity
+        share = None
+        if c.lambda_share > 0:
+            share = self._share_loss(fake_s, s, training)
+            g_loss = g_loss + c.lambda_share * share
         d_loss = lsgan_discriminator_loss(ds_real, ds_fake) + lsgan_discriminator_loss(
             di_real, di_fake
         )
@@ -228,17 +240,43 @@ class CycleGAN(keras.Model):
             "cycle_loss": cycle,
             "identity_loss": identity,
         }
+        if share is not None:
+            out["share_loss"] = share
         out["d_s_acc"] = _accuracy(ds_real, ds_fake)
         out["d_i_acc"] = _accuracy(di_real, di_fake)
         out.update(self._selection_statistics(fake_s, cycled_s, s))
         return out
 
+    def _share_loss(self, fake_s: Any, s: Any, training: bool) -> Any:
+        """Mean over classes of ``|log((p + eps) / (r + eps))|``: ``p`` is the
+        foreground share of G_S's masks of the batch's real images (thresholded at
+        0.5; the gradient is the soft share's), ``r`` the mask domain's share
+        (a running mean over the training batches' masks, updated when
+        ``training``). The checkpoint rule's share term, as a loss: an empty class
+        (``p`` near 0) is pushed back up, a flooded one down; no annotation is read."""
+        axes = (0, 1, 2, 3)
+        batch_ref = ops.mean(ops.cast(s > 0.0, "float32"), axis=axes)
+        if training:
+            self.share_sum.assign_add(batch_ref)
+            self.share_count.assign_add(1.0)
+        ref = self.share_sum / ops.maximum(self.share_count, 1.0)
+        # the share of the thresholded mask, with the soft share's gradient (a
+        # straight-through estimator): faint values spread over the background
+        # cannot fake the share
+        soft = ops.mean((fake_s + 1.0) * 0.5, axis=axes)
+        hard = ops.mean(ops.cast(fake_s > 0.0, "float32"), axis=axes)
+        pred = soft + ops.stop_gradient(hard - soft)
+        eps = SELECTION_EPS
+        return ops.mean(ops.abs(ops.log((pred + eps) / (ops.stop_gradient(ref) + eps))))
+
     def _cycle_input(self, fake_s: Any) -> Any:
         """What G_I receives of G_S's mask in the image cycle: the mask itself
-        (``cycle_mask="soft"``, the thesis) or its sign, with the identity's gradient
-        (``"hard"``, a straight-through estimator), so that G_I sees masks like the
-        synthetic ones and G_S cannot pass the image's background to G_I in faint,
-        sub-threshold values."""
+        (``cycle_mask="soft"``, the thesis) or its sign, so that G_I sees masks like
+        the synthetic ones and G_S cannot pass the image's background to G_I in faint,
+        sub-threshold values. ``"hard"`` passes the identity's gradient back to G_S (a
+        straight-through estimator), so the image cycle still pulls G_S towards marking
+        background that helps G_I redraw the image; ``"detached"`` stops it there: the
+        image cycle trains G_I only."""
         mode = self.cfg.cycle_mask
         if mode == "soft":
             return fake_s
