@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fluoseg.coded import CodedImage
 from fluoseg.config import get_profile
 from fluoseg.models import model_config
 from fluoseg.sampling import Positions, mask_positions
@@ -82,6 +83,8 @@ def test_training_arrays_equal_the_all_at_once_loading(
                 a.tobytes() for a in ref.foreground
             ]
         masks, ref_masks = [], []
+    assert all(isinstance(im, CodedImage) for im in images)  # 8-bit synthetic crops
+    images = [np.asarray(im) for im in images]
     for got, want in zip(images + masks, ref_images + ref_masks, strict=True):
         assert got.dtype == want.dtype and got.shape == want.shape
         assert got.tobytes() == want.tobytes()  # bit-identical
@@ -118,6 +121,29 @@ def test_unsupervised_cyclegan_batches_equal_those_of_full_proposal_masks(
     for step in range(8):
         for a, b in zip(lean.batch(step, 2), full.batch(step, 2), strict=True):
             assert a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize(("model", "n", "unsup"), CONFIGS)
+def test_batches_equal_those_of_float32_images(
+    smoke_data: Path, model: str, n: int, unsup: bool, monkeypatch
+) -> None:
+    """Coded images (and proposal positions) give the batches and validation arrays
+    of the float32 images (and full masks), bit for bit."""
+    import fluoseg.train as T
+
+    prof = get_profile("smoke")
+    cfg = _cfg(model, n, unsup, smoke_data)
+    tc = train_config(model, prof, 1)
+    lean, lean_val, _ = _load_data(cfg, prof, smoke_data, tc, 1)
+    assert all(isinstance(v.image, CodedImage) for v in lean.volumes)
+    monkeypatch.setattr(T, "_training_arrays", lambda c, p, d: _all_at_once(c, d))
+    full, full_val, _ = _load_data(cfg, prof, smoke_data, tc, 1)
+    assert all(isinstance(v.image, np.ndarray) for v in full.volumes)
+    for a, b in zip(lean_val, full_val, strict=True):
+        assert a.tobytes() == b.tobytes()
+    for step in range(6):
+        for a, b in zip(lean.batch(step, 3), full.batch(step, 3), strict=True):
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
 
 
 def test_positions_give_the_voxels_of_the_mask(tiny_mask: np.ndarray) -> None:

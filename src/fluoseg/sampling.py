@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fluoseg.coded import CodedImage
 from fluoseg.errors import InputError, require_tensorflow
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -188,7 +189,7 @@ def _flip(arrays: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray
 
 @dataclass
 class _Volume:
-    image: np.ndarray | None
+    image: np.ndarray | CodedImage | None
     mask: np.ndarray
     foreground: list[np.ndarray]
 
@@ -218,7 +219,7 @@ def mask_positions(mask: np.ndarray, patch_shape: Sequence[int]) -> Positions:
 
 
 def _volume(
-    image: np.ndarray | None,
+    image: np.ndarray | CodedImage | None,
     mask: np.ndarray | Positions,
     patch_shape,
     balance: bool = True,
@@ -229,8 +230,11 @@ def _volume(
     else:
         mask = pad_to_at_least(np.asarray(mask, dtype=np.uint8), patch_shape)
         foreground = class_voxels(mask, balance)
-    if image is not None:
+    if isinstance(image, CodedImage):
+        image = image.padded(patch_shape)
+    elif image is not None:
         image = pad_to_at_least(np.asarray(image, dtype=np.float32), patch_shape)
+    if image is not None:
         if image.shape[:3] != mask.shape[:3]:
             raise InputError(
                 f"image {image.shape[:3]} and mask {mask.shape[:3]} differ in shape"
@@ -242,7 +246,8 @@ class PatchSampler:
     """Draws training batches; batch ``k`` depends only on ``(seed, k)``.
 
     Args:
-        images: pre-processed images (Z, Y, X, 2) float32 in [0, 1].
+        images: pre-processed images (Z, Y, X, 2) float32 in [0, 1] (or their
+            :class:`~fluoseg.coded.CodedImage`).
         masks: masks (Z, Y, X, n) uint8 {0, 1}, paired with ``images``, or their
             :class:`Positions` where the masks' patches are not wanted (unpaired).
         patch_shape: patch size (Z, Y, X).
