@@ -265,7 +265,12 @@ def test_ensure_result_in_a_child_process(tmp_path: Path, monkeypatch) -> None:
     res = results.ensure_result("unet-2class", "smoke", progress=False, isolate=True)
     assert res.name == "unet-2class" and res.profile == "smoke"
     assert (tmp_path / "smoke" / "results" / "unet-2class.json").is_file()
-    assert len(notebook.CHILD_PEAKS_MIB) == before + 1
+    # one child trained, another (which holds none of the training's memory) scored
+    assert len(notebook.CHILD_PEAKS_MIB) == before + 2
+    again = len(notebook.CHILD_PEAKS_MIB)
+    (tmp_path / "smoke" / "results" / "unet-2class.json").unlink()
+    results.ensure_result("unet-2class", "smoke", progress=False, isolate=True)
+    assert len(notebook.CHILD_PEAKS_MIB) == again + 1  # the finished run: scored only
 
 
 @pytest.mark.slow
@@ -330,7 +335,9 @@ def test_run_experiment_in_a_child_process_sends_back_the_evaluation(
     monkeypatch.setenv("FLUOSEG_RUNS", str(tmp_path))
     monkeypatch.setenv("FLUOSEG_DATA", str(ROOT / "data"))
     monkeypatch.setattr(results, "evaluate_run", None)  # never called here
+    before = len(notebook.CHILD_PEAKS_MIB)
     ev = results.run_experiment("unet-2class", "smoke", progress=False, isolate=True)
+    assert len(notebook.CHILD_PEAKS_MIB) == before + 2  # trained, then scored
     assert set(ev.predictions) == set(ev.seconds) == {"I1", "I2"}
     assert ev.predictions["I1"].dtype.name == "uint8"
     assert ev.run.finished and ev.run.path.parent == tmp_path / "smoke"
