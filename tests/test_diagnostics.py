@@ -61,7 +61,7 @@ def test_domain_shares_reads_annotation_where_the_image_patch_was_cut() -> None:
 def test_cyclegan_from_run_renders_with_the_checkpointed_generator(
     tmp_path_factory: pytest.TempPathFactory, smoke_unet_run
 ) -> None:
-    from fluoseg.diagnostics import cyclegan_from_run, render_images
+    from fluoseg.diagnostics import cyclegan_from_run, render_images, rendered_images
     from fluoseg.train import train
 
     data = smoke_unet_run.config["data_dir"]
@@ -73,6 +73,9 @@ def test_cyclegan_from_run_renders_with_the_checkpointed_generator(
     masks[0, 4:12, 4:12, 4:12, 0] = 1
     images = render_images(model, masks)
     assert images.shape == (1, 16, 16, 16, 2)
+    # the same images from a child process (TensorFlow stays out of a kernel)
+    child = rendered_images({"r": run}, masks, isolate=True)
+    assert list(child) == ["r"] and child["r"].tobytes() == images.tobytes()
     assert images.min() >= 0 and images.max() <= 1
     # the loaded G_S is the trained one: the same output as the saved segmenter
     x = np.random.default_rng(0).random((1, 16, 16, 16, 2)).astype(np.float32)

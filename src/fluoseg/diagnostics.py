@@ -141,6 +141,35 @@ def render_images(model: object, masks: np.ndarray) -> np.ndarray:
     return ((np.asarray(out) + 1.0) * 0.5).astype(np.float32)
 
 
+def rendered_images(
+    runs: dict[str, Any], masks: np.ndarray, isolate: bool | None = None
+) -> dict[str, np.ndarray]:
+    """Each CycleGAN run's G_I images of ``masks``
+    (``render_images(cyclegan_from_run(run), masks)``), by the keys of ``runs``.
+
+    ``isolate`` (default as in ``fluoseg.train.train``: inside a Jupyter kernel):
+    TensorFlow and the networks live in a child process, which sends back the images.
+    """
+    from fluoseg.train import _isolate, run_in_subprocess
+
+    if _isolate(isolate):
+        kwargs = {"runs": {k: str(r.path) for k, r in runs.items()}, "masks": masks}
+        return run_in_subprocess(
+            "fluoseg.diagnostics", "_rendered_images", kwargs, True
+        )
+    return _rendered_images(runs, masks)
+
+
+def _rendered_images(runs: dict[str, Any], masks: np.ndarray) -> dict[str, np.ndarray]:
+    from fluoseg.train import Run
+
+    out = {}
+    for key, run in runs.items():
+        run = Run.load(run) if isinstance(run, str) else run
+        out[key] = render_images(cyclegan_from_run(run), masks)
+    return out
+
+
 def symptom_masks(
     runs: dict[str, Any], image: np.ndarray, isolate: bool | None = None
 ) -> tuple[dict[str, np.ndarray], dict[str, list[float]]]:
