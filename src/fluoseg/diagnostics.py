@@ -52,7 +52,7 @@ def cyclegan_epochs(history: pd.DataFrame, n_classes: int) -> pd.DataFrame:
 
 def domain_shares(
     images: list[np.ndarray] | None,
-    proposals: list[np.ndarray],
+    proposals: list[Any],
     annotated: list[np.ndarray],
     synthetic: list[np.ndarray],
     patch_shape: tuple[int, int, int],
@@ -63,14 +63,20 @@ def domain_shares(
     """Per-patch foreground shares of the two domains an unsupervised CycleGAN sees.
 
     Image patches are drawn as the trainer draws them (``foreground_fraction`` of them
-    centred on ``proposals``, the bright blobs); their share is read from
+    centred on ``proposals``, the bright blobs, as masks or as their
+    :class:`~fluoseg.sampling.Positions`); their share is read from
     ``annotated`` masks at the same place, **for diagnosis only** (training never reads
     them). Mask patches are drawn from the ``synthetic`` masks the same way. Returns
     one row per patch and class: ``domain``, ``class``, ``share``. The image values are
     not read (only their shapes are checked): ``images=None`` skips that check.
     """
-    from fluoseg.sampling import _cut, fixed_mask_patches, fixed_origins
+    from fluoseg.sampling import Positions, _cut, fixed_mask_patches, fixed_origins
     from fluoseg.sampling import pad_to_at_least as pad
+
+    def shape3(x: Any) -> tuple[int, ...]:  # as padded to the patch (as Positions)
+        if isinstance(x, Positions):
+            return tuple(x.shape[:3])
+        return tuple(int(v) for v in np.maximum(np.shape(x)[:3], patch_shape))
 
     if images is None:
         images = proposals
@@ -83,10 +89,10 @@ def domain_shares(
     # the annotation cut where fixed_patches cuts the image patches (the origins read
     # the proposals only), with no float copy of the images or the annotation
     for im, p, a in zip(images, proposals, annotated, strict=True):
-        if not np.shape(im)[:3] == np.shape(p)[:3] == np.shape(a)[:3]:
+        if not shape3(im) == shape3(p) == shape3(a):
             raise InputError(
-                f"image {np.shape(im)[:3]}, proposals {np.shape(p)[:3]} and mask "
-                f"{np.shape(a)[:3]} differ in shape"
+                f"image {shape3(im)}, proposals {shape3(p)} and mask {shape3(a)} "
+                "differ in shape (padded to the patch)"
             )
     origins = fixed_origins(proposals, patch_shape, n, foreground_fraction, seed)
     shape = tuple(int(p) for p in patch_shape)
