@@ -3,8 +3,9 @@
 Before Sphinx reads a document (``source-read``, which comes before myst-nb executes a
 notebook and starts its kernel), ``$FLUOSEG_NOTEBOOK`` is set to its docname and
 ``$FLUOSEG_PEAK_RSS`` to ``_build/peak_rss.json``. The kernel inherits both; the
-chapter's first cell (``fluoseg.notebook.start``) then writes the kernel's peak RSS
-(its own + its largest child's, e.g. a training subprocess) there after every cell.
+chapter's first cell (``fluoseg.notebook.start``) then samples, every 0.2 s, the RSS of
+the kernel and all its descendant processes (e.g. a training subprocess) together, and
+writes the largest sum there after every cell, with each process's own peak beside it.
 The timing chapter reads the file (``fluoseg.notebook.chapter_resources``); so that a
 first build's timing page lists every other chapter, it is read (and executed) last
 (``env-before-read-docs`` reorders the documents to read). Only the standard library is

@@ -58,10 +58,28 @@ def test_domain_shares_reads_annotation_where_the_image_patch_was_cut() -> None:
         domain_shares([image], [], [annotated], [synthetic], (8, 8, 8), 5, 1.0)
 
 
+def test_domain_shares_from_proposal_positions_equal_those_from_masks() -> None:
+    from fluoseg.diagnostics import domain_shares
+    from fluoseg.sampling import mask_positions
+
+    gen = np.random.default_rng(4)
+    shapes = [(10, 20, 18), (6, 14, 30)]  # one thinner than the patch: padded
+    props = [(gen.random(s + (2,)) > 0.97).astype(np.uint8) for s in shapes]
+    annotated = [(gen.random(s + (2,)) > 0.8).astype(np.uint8) for s in shapes]
+    synthetic = [(gen.random((9, 12, 12, 2)) > 0.5).astype(np.uint8)]
+    args = ((8, 8, 8), 40, 0.7)
+    want = domain_shares(None, props, annotated, synthetic, *args, seed=2)
+    pos = [mask_positions(p, (8, 8, 8)) for p in props]
+    got = domain_shares(None, pos, annotated, synthetic, *args, seed=2)
+    pd.testing.assert_frame_equal(got, want)
+    with pytest.raises(InputError, match="differ in shape"):
+        domain_shares(None, pos[::-1], annotated, synthetic, *args)
+
+
 def test_cyclegan_from_run_renders_with_the_checkpointed_generator(
     tmp_path_factory: pytest.TempPathFactory, smoke_unet_run
 ) -> None:
-    from fluoseg.diagnostics import cyclegan_from_run, render_images
+    from fluoseg.diagnostics import cyclegan_from_run, render_images, rendered_images
     from fluoseg.train import train
 
     data = smoke_unet_run.config["data_dir"]
@@ -73,6 +91,9 @@ def test_cyclegan_from_run_renders_with_the_checkpointed_generator(
     masks[0, 4:12, 4:12, 4:12, 0] = 1
     images = render_images(model, masks)
     assert images.shape == (1, 16, 16, 16, 2)
+    # the same images from a child process (TensorFlow stays out of a kernel)
+    child = rendered_images({"r": run}, masks, isolate=True)
+    assert list(child) == ["r"] and child["r"].tobytes() == images.tobytes()
     assert images.min() >= 0 and images.max() <= 1
     # the loaded G_S is the trained one: the same output as the saved segmenter
     x = np.random.default_rng(0).random((1, 16, 16, 16, 2)).astype(np.float32)

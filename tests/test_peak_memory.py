@@ -8,21 +8,147 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fluoseg import notebook
 
 ROOT = Path(__file__).resolve().parents[1]
+needs_proc = pytest.mark.skipif(
+    not Path("/proc/self/statm").is_file(), reason="reads /proc (Linux)"
+)
 
 
 def test_peak_rss_counts_this_process_and_its_children() -> None:
     peak = notebook.peak_rss_mib()
     assert peak["self"] > 10  # a Python process with numpy/pandas holds > 10 MiB
-    assert peak["peak"] == pytest.approx(peak["self"] + peak["children"])
+    assert peak["self_plus_children"] == pytest.approx(peak["self"] + peak["children"])
+    assert peak["total"] >= max(peak["self"], peak["children"], peak["sampled"])
     import resource
 
     # this process's own peak, not its parent's at the fork (as ru_maxrss may count)
     assert peak["self"] <= resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + 1
+
+
+# A child that writes (so really holds) ~300 MB, then waits for a line on stdin.
+_HOLD_300MB = (
+    "import sys; block = bytearray(b'x') * (300 * 2**20); "
+    "print('ready', flush=True); sys.stdin.readline()"
+)
+
+
+def _holding_child(code: str = _HOLD_300MB):
+    import subprocess
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def _release(proc) -> None:
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    proc.wait(timeout=30)
+
+
+@needs_proc
+def test_tree_rss_counts_a_live_child_at_the_same_moment() -> None:
+    alone, own = notebook.tree_rss_mib()
+    assert own == pytest.approx(notebook.rss_mib(os.getpid()), abs=20)
+    proc = _holding_child()
+    try:
+        assert proc.pid in notebook.descendants(os.getpid())
+        assert notebook.rss_mib(proc.pid) > 290
+        total, own_now = notebook.tree_rss_mib()
+        assert total - own_now > 290  # the child's 300 MB count towards the total
+    finally:
+        _release(proc)
+    assert proc.pid not in notebook.descendants(os.getpid())
+    assert notebook.rss_mib(proc.pid) == 0.0  # gone
+
+
+@needs_proc
+def test_grandchildren_count_too() -> None:
+    # a shell between this process and the allocating Python (as with a launcher)
+    import shlex
+    import subprocess
+
+    cmd = f"{shlex.quote(sys.executable)} -c {shlex.quote(_HOLD_300MB)}; true"
+    proc = subprocess.Popen(
+        ["/bin/sh", "-c", cmd], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        below = notebook.descendants(os.getpid())
+        assert proc.pid in below and len(below) >= 2
+        total, own = notebook.tree_rss_mib()
+        assert total - own > 290
+    finally:
+        _release(proc)
+
+
+@needs_proc
+def test_sampler_keeps_the_peak_of_a_child_that_has_ended() -> None:
+    sampler = notebook.RssSampler(interval=0.05).start()
+    try:
+        before = sampler.peak_mib
+        proc = _holding_child()
+        import time
+
+        time.sleep(0.3)  # several samples while the child holds its memory
+        _release(proc)
+        after_exit, own = notebook.tree_rss_mib()
+        assert after_exit < own + 50  # nothing left below this process
+        assert sampler.peak_mib > own + 290  # ... but the sampled peak kept it
+        assert sampler.peak_mib > before + 250
+        assert sampler.samples >= 3
+    finally:
+        sampler.stop()
+    assert not sampler._thread.is_alive()
+
+
+@needs_proc
+def test_peak_rss_total_uses_the_running_sampler(monkeypatch) -> None:
+    sampler = notebook.RssSampler(interval=60)  # no thread: one sample at a time
+    monkeypatch.setattr(notebook, "_SAMPLER", [sampler])
+    monkeypatch.setattr(notebook, "CHILD_PEAKS_MIB", [])  # none from earlier tests
+    proc = _holding_child()
+    try:
+        sampler.sample()
+    finally:
+        _release(proc)
+    peak = notebook.peak_rss_mib()
+    # the kernel alone never held the child's memory, the sampled total did
+    assert peak["total"] == peak["sampled"] > peak["self"] + 250
+    assert peak["children"] == 0.0
+
+
+def test_no_sampler_thread_outside_a_book_build(monkeypatch) -> None:
+    import threading
+
+    monkeypatch.setattr(notebook, "_SAMPLER", [])
+    monkeypatch.setattr(notebook, "_HOOKED", [])
+    monkeypatch.delenv(notebook.PEAK_RSS_ENV, raising=False)
+    assert notebook.track_peak_rss() is False
+    monkeypatch.setenv(notebook.PEAK_RSS_ENV, "/nonexistent/peak_rss.json")
+    assert notebook.track_peak_rss() is False  # not in an IPython kernel
+    names = [t.name for t in threading.enumerate()]
+    assert "fluoseg-rss-sampler" not in names and notebook._SAMPLER == []
+
+
+def test_parent_ids_survive_odd_process_names(tmp_path: Path) -> None:
+    proc = tmp_path / "proc"
+    for pid, comm, ppid in [(1, "init", 0), (7, "a) (b 9", 1), (9, "x", 7)]:
+        (proc / str(pid)).mkdir(parents=True)
+        (proc / str(pid) / "stat").write_text(f"{pid} ({comm}) S {ppid} 1 1 0")
+    (proc / "self").mkdir()
+    (proc / "12").mkdir()  # ended before its stat could be read
+    assert notebook._ppid_map(proc) == {1: 0, 7: 1, 9: 7}
 
 
 def test_record_peak_rss_keys_by_notebook(tmp_path: Path, monkeypatch) -> None:
@@ -36,20 +162,27 @@ def test_record_peak_rss_keys_by_notebook(tmp_path: Path, monkeypatch) -> None:
     notebook.record_peak_rss(key="book/04_experiments/comparison")
     table = json.loads(target.read_text())
     assert set(table) == {"book/01_theory/metrics", "book/04_experiments/comparison"}
-    assert table["book/01_theory/metrics"]["peak"] > 10
+    entry = table["book/01_theory/metrics"]
+    assert entry["total"] >= entry["self"] > 10
+    assert {"sampled", "children", "self_plus_children", "sample_seconds"} <= set(entry)
 
 
 def test_chapter_resources_reads_the_build(tmp_path: Path) -> None:
     build = tmp_path / "_build"
     assert notebook.chapter_resources(build).empty
     build.mkdir()
-    (build / "peak_rss.json").write_text(
-        json.dumps({"book/a": {"peak": 900.0}, "book/b": {"peak": 2500.0}})
-    )
+    new = {"total": 1900.0, "self": 1100.0, "children": 1500.0}
+    old = {"peak": 2500.0, "self": 900.0, "children": 1600.0}  # before `total`
+    (build / "peak_rss.json").write_text(json.dumps({"book/a": new, "book/b": old}))
     table = notebook.chapter_resources(build)
     assert list(table.index) == ["book/a", "book/b"]
-    assert table.loc["book/b", "peak_rss_mib"] == 2500.0
-    assert list(table.columns) == ["seconds", "peak_rss_mib"]
+    assert table.loc["book/a", "peak_rss_mib"] == 1900.0
+    assert table.loc["book/a", "kernel_mib"] == 1100.0
+    assert table.loc["book/a", "child_mib"] == 1500.0
+    # an old record's sum of maxima is not passed off as a simultaneous peak
+    assert np.isnan(table.loc["book/b", "peak_rss_mib"])
+    assert table.loc["book/b", "child_mib"] == 1600.0
+    assert list(table.columns) == ["seconds", "peak_rss_mib", "kernel_mib", "child_mib"]
 
 
 def test_chapter_resources_reads_jupyter_cache_times(tmp_path: Path) -> None:
@@ -133,7 +266,12 @@ def test_ensure_result_in_a_child_process(tmp_path: Path, monkeypatch) -> None:
     res = results.ensure_result("unet-2class", "smoke", progress=False, isolate=True)
     assert res.name == "unet-2class" and res.profile == "smoke"
     assert (tmp_path / "smoke" / "results" / "unet-2class.json").is_file()
-    assert len(notebook.CHILD_PEAKS_MIB) == before + 1
+    # one child trained, another (which holds none of the training's memory) scored
+    assert len(notebook.CHILD_PEAKS_MIB) == before + 2
+    again = len(notebook.CHILD_PEAKS_MIB)
+    (tmp_path / "smoke" / "results" / "unet-2class.json").unlink()
+    results.ensure_result("unet-2class", "smoke", progress=False, isolate=True)
+    assert len(notebook.CHILD_PEAKS_MIB) == again + 1  # the finished run: scored only
 
 
 @pytest.mark.slow
@@ -158,7 +296,8 @@ def test_isolated_training_happens_in_a_child_process(
     )
     assert run.finished and len(run.history) == 1
     assert notebook.CHILD_PEAKS_MIB and notebook.CHILD_PEAKS_MIB[-1] > 100  # TF
-    assert notebook.peak_rss_mib()["children"] >= notebook.CHILD_PEAKS_MIB[-1]
+    peak = notebook.peak_rss_mib()
+    assert peak["total"] >= peak["children"] >= notebook.CHILD_PEAKS_MIB[-1]
     # loading the finished run again needs no training either
     again = T.train(
         model="unet",
@@ -197,7 +336,9 @@ def test_run_experiment_in_a_child_process_sends_back_the_evaluation(
     monkeypatch.setenv("FLUOSEG_RUNS", str(tmp_path))
     monkeypatch.setenv("FLUOSEG_DATA", str(ROOT / "data"))
     monkeypatch.setattr(results, "evaluate_run", None)  # never called here
+    before = len(notebook.CHILD_PEAKS_MIB)
     ev = results.run_experiment("unet-2class", "smoke", progress=False, isolate=True)
+    assert len(notebook.CHILD_PEAKS_MIB) == before + 2  # trained, then scored
     assert set(ev.predictions) == set(ev.seconds) == {"I1", "I2"}
     assert ev.predictions["I1"].dtype.name == "uint8"
     assert ev.run.finished and ev.run.path.parent == tmp_path / "smoke"

@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fluoseg.coded import CodedImage
 from fluoseg.config import get_profile
 from fluoseg.models import model_config
+from fluoseg.sampling import Positions, mask_positions
 from fluoseg.train import (
     _load_data,
     _proposal_masks,
@@ -21,7 +23,12 @@ from fluoseg.train import (
     train_config,
 )
 
-CONFIGS = [("unet", 2, False), ("unet", 3, False), ("cyclegan", 2, True)]
+CONFIGS = [
+    ("unet", 2, False),
+    ("unet", 3, False),
+    ("cyclegan", 2, True),
+    ("cyclegan", 3, True),
+]
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +74,94 @@ def test_training_arrays_equal_the_all_at_once_loading(
     names, images, masks = _training_arrays(cfg, get_profile("smoke"), smoke_data)
     ref_names, ref_images, ref_masks = _all_at_once(cfg, smoke_data)
     assert names == ref_names
+    if unsup:  # only where the proposals lie is kept, not the masks
+        patch = get_profile("smoke").patch_shape
+        for got, want in zip(masks, ref_masks, strict=True):
+            ref = mask_positions(want, patch)
+            assert isinstance(got, Positions) and got.shape == ref.shape
+            assert [a.tobytes() for a in got.foreground] == [
+                a.tobytes() for a in ref.foreground
+            ]
+        masks, ref_masks = [], []
+    assert all(isinstance(im, CodedImage) for im in images)  # 8-bit synthetic crops
+    images = [np.asarray(im) for im in images]
     for got, want in zip(images + masks, ref_images + ref_masks, strict=True):
         assert got.dtype == want.dtype and got.shape == want.shape
         assert got.tobytes() == want.tobytes()  # bit-identical
     assert all(m.dtype == np.uint8 for m in masks)
     assert all(im.dtype == np.float32 for im in images)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("sampling", ["random", "grid"])
+@pytest.mark.parametrize("balance", [True, False])
+def test_unsupervised_cyclegan_batches_equal_those_of_full_proposal_masks(
+    smoke_data: Path, n: int, sampling: str, balance: bool, monkeypatch
+) -> None:
+    """The sampler placed by proposal positions draws the batches and validation
+    arrays it drew from the full proposal masks, bit for bit."""
+    import dataclasses
+
+    import fluoseg.train as T
+
+    prof = get_profile("smoke")
+    cfg = _cfg("cyclegan", n, True, smoke_data)
+    tc = dataclasses.replace(
+        train_config("cyclegan", prof, 1), sampling=sampling, balance_classes=balance
+    )
+    lean, lean_val, lean_steps = _load_data(cfg, prof, smoke_data, tc, 3)
+    assert all(
+        isinstance(m, Positions) for m in T._training_arrays(cfg, prof, smoke_data)[2]
+    )
+    monkeypatch.setattr(T, "_training_arrays", lambda c, p, d: _all_at_once(c, d))
+    full, full_val, full_steps = _load_data(cfg, prof, smoke_data, tc, 3)
+    assert lean_steps == full_steps and len(lean) == len(full)
+    for a, b in zip(lean_val, full_val, strict=True):
+        assert a.tobytes() == b.tobytes()
+    for step in range(8):
+        for a, b in zip(lean.batch(step, 2), full.batch(step, 2), strict=True):
+            assert a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize(("model", "n", "unsup"), CONFIGS)
+def test_batches_equal_those_of_float32_images(
+    smoke_data: Path, model: str, n: int, unsup: bool, monkeypatch
+) -> None:
+    """Coded images (and proposal positions) give the batches and validation arrays
+    of the float32 images (and full masks), bit for bit."""
+    import fluoseg.train as T
+
+    prof = get_profile("smoke")
+    cfg = _cfg(model, n, unsup, smoke_data)
+    tc = train_config(model, prof, 1)
+    lean, lean_val, _ = _load_data(cfg, prof, smoke_data, tc, 1)
+    assert all(isinstance(v.image, CodedImage) for v in lean.volumes)
+    monkeypatch.setattr(T, "_training_arrays", lambda c, p, d: _all_at_once(c, d))
+    full, full_val, _ = _load_data(cfg, prof, smoke_data, tc, 1)
+    assert all(isinstance(v.image, np.ndarray) for v in full.volumes)
+    for a, b in zip(lean_val, full_val, strict=True):
+        assert a.tobytes() == b.tobytes()
+    for step in range(6):
+        for a, b in zip(lean.batch(step, 3), full.batch(step, 3), strict=True):
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+def test_positions_give_the_voxels_of_the_mask(tiny_mask: np.ndarray) -> None:
+    from fluoseg.sampling import class_voxels, pad_to_at_least
+
+    gen = np.random.default_rng(0)
+    overlapping = (gen.random((3, 5, 4, 3)) > 0.7).astype(np.uint8)  # classes overlap
+    empty = np.zeros((3, 5, 4, 2), np.uint8)
+    one_class = empty.copy()
+    one_class[1, 2, 3, 1] = 1
+    for mask in (tiny_mask, overlapping, empty, one_class):
+        pos = mask_positions(mask, (4, 6, 6))
+        padded = pad_to_at_least(mask, (4, 6, 6))
+        assert pos.shape == padded.shape
+        for balance in (True, False):
+            got, want = pos.voxels(balance), class_voxels(padded, balance)
+            assert [a.dtype for a in got] == [a.dtype for a in want]
+            assert [a.tobytes() for a in got] == [a.tobytes() for a in want]
 
 
 @pytest.mark.parametrize(("model", "n", "unsup"), CONFIGS)
@@ -103,6 +193,8 @@ def test_at_most_one_raw_image_is_alive(
     assert len(raw) >= 2 and alive() == 0
     images = [v.image for v in sampler.volumes]
     assert all(im.dtype == np.float32 for im in images)
+    if unsup:  # no full-size proposal mask is kept either
+        assert all(v.mask.strides == (0, 0, 0, 0) for v in sampler.volumes)
 
 
 def test_normalize_percentile_is_the_thesis_formula_bit_for_bit() -> None:

@@ -52,7 +52,7 @@ def cyclegan_epochs(history: pd.DataFrame, n_classes: int) -> pd.DataFrame:
 
 def domain_shares(
     images: list[np.ndarray] | None,
-    proposals: list[np.ndarray],
+    proposals: list[Any],
     annotated: list[np.ndarray],
     synthetic: list[np.ndarray],
     patch_shape: tuple[int, int, int],
@@ -63,14 +63,20 @@ def domain_shares(
     """Per-patch foreground shares of the two domains an unsupervised CycleGAN sees.
 
     Image patches are drawn as the trainer draws them (``foreground_fraction`` of them
-    centred on ``proposals``, the bright blobs); their share is read from
+    centred on ``proposals``, the bright blobs, as masks or as their
+    :class:`~fluoseg.sampling.Positions`); their share is read from
     ``annotated`` masks at the same place, **for diagnosis only** (training never reads
     them). Mask patches are drawn from the ``synthetic`` masks the same way. Returns
     one row per patch and class: ``domain``, ``class``, ``share``. The image values are
     not read (only their shapes are checked): ``images=None`` skips that check.
     """
-    from fluoseg.sampling import _cut, fixed_mask_patches, fixed_origins
+    from fluoseg.sampling import Positions, _cut, fixed_mask_patches, fixed_origins
     from fluoseg.sampling import pad_to_at_least as pad
+
+    def shape3(x: Any) -> tuple[int, ...]:  # as padded to the patch (as Positions)
+        if isinstance(x, Positions):
+            return tuple(x.shape[:3])
+        return tuple(int(v) for v in np.maximum(np.shape(x)[:3], patch_shape))
 
     if images is None:
         images = proposals
@@ -83,10 +89,10 @@ def domain_shares(
     # the annotation cut where fixed_patches cuts the image patches (the origins read
     # the proposals only), with no float copy of the images or the annotation
     for im, p, a in zip(images, proposals, annotated, strict=True):
-        if not np.shape(im)[:3] == np.shape(p)[:3] == np.shape(a)[:3]:
+        if not shape3(im) == shape3(p) == shape3(a):
             raise InputError(
-                f"image {np.shape(im)[:3]}, proposals {np.shape(p)[:3]} and mask "
-                f"{np.shape(a)[:3]} differ in shape"
+                f"image {shape3(im)}, proposals {shape3(p)} and mask {shape3(a)} "
+                "differ in shape (padded to the patch)"
             )
     origins = fixed_origins(proposals, patch_shape, n, foreground_fraction, seed)
     shape = tuple(int(p) for p in patch_shape)
@@ -139,6 +145,35 @@ def render_images(model: object, masks: np.ndarray) -> np.ndarray:
         raise InputError(f"masks of shape {m.shape}: expected (B, Z, Y, X, classes)")
     out = model.g_i(2.0 * m - 1.0, training=False)  # type: ignore[attr-defined]
     return ((np.asarray(out) + 1.0) * 0.5).astype(np.float32)
+
+
+def rendered_images(
+    runs: dict[str, Any], masks: np.ndarray, isolate: bool | None = None
+) -> dict[str, np.ndarray]:
+    """Each CycleGAN run's G_I images of ``masks``
+    (``render_images(cyclegan_from_run(run), masks)``), by the keys of ``runs``.
+
+    ``isolate`` (default as in ``fluoseg.train.train``: inside a Jupyter kernel):
+    TensorFlow and the networks live in a child process, which sends back the images.
+    """
+    from fluoseg.train import _isolate, run_in_subprocess
+
+    if _isolate(isolate):
+        kwargs = {"runs": {k: str(r.path) for k, r in runs.items()}, "masks": masks}
+        return run_in_subprocess(
+            "fluoseg.diagnostics", "_rendered_images", kwargs, True
+        )
+    return _rendered_images(runs, masks)
+
+
+def _rendered_images(runs: dict[str, Any], masks: np.ndarray) -> dict[str, np.ndarray]:
+    from fluoseg.train import Run
+
+    out = {}
+    for key, run in runs.items():
+        run = Run.load(run) if isinstance(run, str) else run
+        out[key] = render_images(cyclegan_from_run(run), masks)
+    return out
 
 
 def symptom_masks(

@@ -7,13 +7,18 @@ Colab or a bare Jupyter with only ``pip install fluoseg``.
 
 ``start()`` is what every chapter's first cell calls once the package is importable
 (the cell installs it first where it is missing): the profile, printed with the device,
-and, during a book build, the kernel's peak memory recorded after every cell
-(``record_peak_rss``), which the timing chapter shows (``chapter_resources``).
+and, during a book build, the chapter's peak memory recorded after every cell
+(``record_peak_rss``), which the timing chapter shows (``chapter_resources``). The peak
+is what a Binder user's container would hold: the resident memory of the kernel and
+all its descendant processes summed at the same moment, sampled every
+``SAMPLE_SECONDS`` by a daemon thread (:class:`RssSampler`), next to each process's
+own high-water mark, which a sample may miss.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 
@@ -86,8 +91,8 @@ def start(profile: Any = None) -> Any:
 
     Returns the profile (:func:`fluoseg.config.get_profile`: ``$FLUOSEG_PROFILE``, else
     ``gpu`` when TensorFlow sees a GPU, else ``cpu``), prints it with the device, and,
-    during a book build (``$FLUOSEG_PEAK_RSS`` set), records the kernel's peak memory
-    after every cell (:func:`record_peak_rss`).
+    during a book build (``$FLUOSEG_PEAK_RSS`` set), samples the memory of the kernel
+    and its descendants and records the peaks after every cell (:func:`track_peak_rss`).
     """
 
     from fluoseg import __version__
@@ -103,6 +108,112 @@ def start(profile: Any = None) -> Any:
     print(f"fluoseg {__version__}: profile {prof.name} ({why}); device: {device}")
     track_peak_rss()
     return prof
+
+
+SAMPLE_SECONDS = 0.2
+"""Interval of :class:`RssSampler` during a book build."""
+_SAMPLER: list[RssSampler] = []
+
+
+def _ppid_map(proc: Path = Path("/proc")) -> dict[int, int]:
+    """``{pid: parent pid}`` of every process visible in ``/proc`` (Linux)."""
+    parents = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text(encoding="ascii", errors="replace")
+        except OSError:  # the process ended meanwhile
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses
+        fields = stat.rpartition(")")[2].split()
+        if len(fields) > 1:
+            parents[int(entry.name)] = int(fields[1])
+    return parents
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (children, grandchildren, ...) now; Linux only."""
+    children: dict[int, list[int]] = {}
+    for child, parent in _ppid_map().items():
+        children.setdefault(parent, []).append(child)
+    found, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory (MiB) of process ``pid`` now (``/proc/<pid>/statm``, as
+    ``VmRSS``); 0 when it has ended or ``/proc`` is missing."""
+    try:
+        with open(f"/proc/{pid}/statm", encoding="ascii") as f:
+            pages = int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def tree_rss_mib(pid: int | None = None) -> tuple[float, float]:
+    """``(total, own)`` resident memory (MiB) now: process ``pid`` (default: this one)
+    plus all its live descendants, and ``pid`` alone. Pages that two processes share
+    (libraries, copy-on-write) count once per process, as in ``ps`` or ``top``."""
+    pid = os.getpid() if pid is None else pid
+    own = rss_mib(pid)
+    return own + sum(rss_mib(p) for p in descendants(pid)), own
+
+
+class RssSampler:
+    """A daemon thread that samples :func:`tree_rss_mib` every ``interval`` seconds and
+    keeps the largest total (``peak_mib``); :meth:`sample` also takes one at once."""
+
+    def __init__(self, interval: float = SAMPLE_SECONDS, pid: int | None = None):
+        import threading
+
+        self.interval = interval
+        self.pid = os.getpid() if pid is None else pid
+        self.peak_mib = 0.0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name="fluoseg-rss-sampler", daemon=True
+        )
+
+    def sample(self) -> float:
+        """Take one sample now; returns the total (MiB)."""
+        total, _ = tree_rss_mib(self.pid)
+        self.peak_mib = max(self.peak_mib, total)
+        self.samples += 1
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.sample()
+            except Exception:  # pragma: no cover - /proc vanished: stop quietly
+                return
+
+    def start(self) -> RssSampler:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def start_sampler(interval: float = SAMPLE_SECONDS) -> RssSampler | None:
+    """Start this process's :class:`RssSampler` (once; Linux only). Returns it, or
+    ``None`` where ``/proc`` is missing."""
+    if _SAMPLER:
+        return _SAMPLER[0]
+    if not Path(f"/proc/{os.getpid()}/statm").is_file():
+        return None
+    _SAMPLER.append(RssSampler(interval).start())
+    return _SAMPLER[0]
 
 
 CHILD_PEAKS_MIB: list[float] = []
@@ -133,19 +244,36 @@ def own_peak_mib() -> float:
 
 
 def peak_rss_mib() -> dict[str, float]:
-    """Peak resident memory, MiB: this process (``self``), its largest training child
-    process (``children``: :data:`CHILD_PEAKS_MIB`) and their sum (``peak``, an upper
-    bound of what the two held at once: the kernel waits while its child trains)."""
+    """Peak resident memory, MiB.
+
+    ``total``: the largest sum of this process's and all its descendants' resident
+    memory at one moment, as the running :class:`RssSampler` sampled it (plus one
+    sample now; without a sampler, the sum now), raised to ``self`` or ``children`` if
+    either is larger, as a peak between two samples can be. ``self``: this process's
+    own high-water mark; ``children``: the largest high-water mark of a child process
+    it ran (:data:`CHILD_PEAKS_MIB`); ``self_plus_children``: their sum, an upper bound
+    of ``total`` for the processes measured (the two maxima need not coincide).
+    """
     own = own_peak_mib()
     kids = max(CHILD_PEAKS_MIB, default=0.0)
-    return {"peak": own + kids, "self": own, "children": kids}
+    if _SAMPLER:
+        _SAMPLER[0].sample()
+        sampled = _SAMPLER[0].peak_mib
+    else:
+        sampled = tree_rss_mib()[0]
+    return {
+        "total": max(sampled, own, kids),
+        "sampled": sampled,
+        "self": own,
+        "children": kids,
+        "self_plus_children": own + kids,
+    }
 
 
 def record_peak_rss(path: Any = None, key: str | None = None) -> dict | None:
     """Write :func:`peak_rss_mib` under ``key`` in the JSON file ``path`` (defaults:
     ``$FLUOSEG_PEAK_RSS`` and ``$FLUOSEG_NOTEBOOK``); nothing without both."""
     import json
-    from pathlib import Path
 
     path = path or os.environ.get(PEAK_RSS_ENV, "").strip()
     key = key or os.environ.get(NOTEBOOK_ENV, "").strip()
@@ -157,6 +285,7 @@ def record_peak_rss(path: Any = None, key: str | None = None) -> dict | None:
     except (OSError, ValueError):
         table = {}
     entry = {k: round(v, 1) for k, v in peak_rss_mib().items()}
+    entry["sample_seconds"] = _SAMPLER[0].interval if _SAMPLER else None
     table[key] = entry
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
@@ -166,8 +295,9 @@ def record_peak_rss(path: Any = None, key: str | None = None) -> dict | None:
 
 
 def track_peak_rss() -> bool:
-    """Call :func:`record_peak_rss` after every cell of this IPython kernel (once per
-    kernel; only when ``$FLUOSEG_PEAK_RSS`` is set). Returns whether it is tracking."""
+    """During a book build (``$FLUOSEG_PEAK_RSS`` set, in an IPython kernel): start the
+    :class:`RssSampler` and call :func:`record_peak_rss` after every cell (once per
+    kernel; no thread otherwise). Returns whether it is tracking."""
 
     if _HOOKED or not os.environ.get(PEAK_RSS_ENV, "").strip():
         return bool(_HOOKED)
@@ -178,6 +308,7 @@ def track_peak_rss() -> bool:
     shell = get_ipython()
     if shell is None:
         return False
+    start_sampler()
     shell.events.register("post_run_cell", lambda *_: record_peak_rss())
     _HOOKED.append(True)
     record_peak_rss()
@@ -188,14 +319,15 @@ def chapter_resources(build_dir: Any = None) -> Any:
     """Each chapter's execution seconds and peak memory (MiB) in the book build.
 
     Seconds come from the build's jupyter-cache (``<build>/.jupyter_cache``, the
-    ``execution_seconds`` myst-nb stores; needs the ``[book]`` extra), peak memory from
-    ``<build>/peak_rss.json`` (:func:`record_peak_rss`). A chapter that the build took
-    from the cache keeps the numbers of its last execution. ``build_dir`` defaults to
-    ``_build`` in the checkout. Returns a DataFrame indexed by chapter (empty when the
-    book was not built here).
+    ``execution_seconds`` myst-nb stores; needs the ``[book]`` extra), memory from
+    ``<build>/peak_rss.json`` (:func:`record_peak_rss`): ``peak_rss_mib`` the kernel and
+    its descendants together (``total`` of :func:`peak_rss_mib`; missing in a record
+    written before it was measured), ``kernel_mib`` and ``child_mib`` each process's
+    own high-water mark. A chapter that the build took from the cache keeps the
+    numbers of its last execution. ``build_dir`` defaults to ``_build`` in the checkout.
+    Returns a DataFrame indexed by chapter (empty when the book was not built here).
     """
     import json
-    from pathlib import Path
 
     import pandas as pd
 
@@ -208,7 +340,10 @@ def chapter_resources(build_dir: Any = None) -> Any:
     peak = build / "peak_rss.json"
     if peak.is_file():
         for key, entry in json.loads(peak.read_text(encoding="utf-8")).items():
-            rows.setdefault(key, {})["peak_rss_mib"] = entry.get("peak")
+            row = rows.setdefault(key, {})
+            row["peak_rss_mib"] = entry.get("total")
+            row["kernel_mib"] = entry.get("self")
+            row["child_mib"] = entry.get("children")
     try:
         from jupyter_cache import get_cache
     except ImportError:
@@ -224,6 +359,7 @@ def chapter_resources(build_dir: Any = None) -> Any:
             seconds = (rec.data or {}).get("execution_seconds")
             rows.setdefault(key, {})["seconds"] = seconds
     frame = pd.DataFrame.from_dict(rows, orient="index", dtype=float)
-    frame = frame.reindex(columns=["seconds", "peak_rss_mib"]).sort_index()
+    columns = ["seconds", "peak_rss_mib", "kernel_mib", "child_mib"]
+    frame = frame.reindex(columns=columns).sort_index()
     frame.index.name = "chapter"
     return frame

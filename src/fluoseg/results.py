@@ -579,8 +579,9 @@ def run_experiment(
 
     Training goes through ``fluoseg.train.train`` with the experiment's arguments, so a
     finished run is loaded, not retrained. ``isolate`` (default as in
-    ``fluoseg.train.train``: inside a Jupyter kernel): training and scoring run in a
-    child process, which sends back the scores and the predicted masks; the returned
+    ``fluoseg.train.train``: inside a Jupyter kernel): training and scoring run in
+    child processes, one after the other (the scoring one, which sends back the scores
+    and the predicted masks, does not keep the training's memory); the returned
     ``run`` is loaded from disk (its network only when it is used).
     """
     from fluoseg.train import Run, _isolate, run_in_subprocess, train
@@ -588,6 +589,8 @@ def run_experiment(
     exp = name if isinstance(name, Experiment) else experiment(name)
     prof = get_profile(profile) if not isinstance(profile, Profile) else profile
     if _isolate(isolate):
+        # a finished run is found here; an unfinished one trains in its own child
+        train(**exp.train_kwargs(), profile=prof, progress=progress, isolate=True)
         kwargs = {"name": name, "profile": prof, "progress": progress}
         parts = run_in_subprocess("fluoseg.results", "_evaluation_parts", kwargs, True)
         return Evaluation(run=Run.load(parts.pop("run")), **parts)
@@ -637,17 +640,19 @@ def ensure_result(
     configuration is unchanged).
 
     ``isolate`` (default as in ``fluoseg.train.train``: inside a Jupyter kernel, or
-    ``$FLUOSEG_TRAIN_SUBPROCESS``): training and scoring run in a child process and
-    this one only reads the saved result, so a chapter's kernel never loads
-    TensorFlow for it.
+    ``$FLUOSEG_TRAIN_SUBPROCESS``): training and scoring run in child processes, one
+    after the other, and this one only reads the saved result, so a chapter's kernel
+    never loads TensorFlow for it.
     """
-    from fluoseg.train import _isolate, run_in_subprocess
+    from fluoseg.train import _isolate, run_in_subprocess, train
 
     found = load_result(name, profile)
     if found is not None and _is_current(found):
         return found
     if _isolate(isolate):
         prof = get_profile(profile) if not isinstance(profile, Profile) else profile
+        exp = experiment(name)  # trained in its own child unless finished
+        train(**exp.train_kwargs(), profile=prof, progress=progress, isolate=True)
         kwargs = {"name": name, "profile": prof, "progress": progress}
         run_in_subprocess("fluoseg.results", "run_experiment", kwargs)
         saved = load_result(name, prof)

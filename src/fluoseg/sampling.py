@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fluoseg.coded import CodedImage
 from fluoseg.errors import InputError, require_tensorflow
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -188,30 +189,67 @@ def _flip(arrays: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray
 
 @dataclass
 class _Volume:
-    image: np.ndarray | None
+    image: np.ndarray | CodedImage | None
     mask: np.ndarray
     foreground: list[np.ndarray]
 
 
-def _volume(
-    image: np.ndarray | None, mask: np.ndarray, patch_shape, balance: bool = True
-) -> _Volume:
+@dataclass(frozen=True, eq=False)
+class Positions:
+    """Where a mask's foreground lies, without the mask (:func:`mask_positions`): a
+    stand-in for a mask whose patches are never used, e.g. the bright-blob proposals
+    that only place an unsupervised CycleGAN's image patches. A sampler cuts zeros
+    where such a mask would be; its origins are those the mask gives."""
+
+    shape: tuple[int, ...]  # of the mask padded to the patch, channels last
+    foreground: list[np.ndarray]  # class_voxels(padded mask, balance=True)
+
+    def voxels(self, balance: bool) -> list[np.ndarray]:
+        """``class_voxels`` of the padded mask (``balance=False``: their sorted union,
+        which is ``flatnonzero(mask.any(-1))``)."""
+        if balance or not self.foreground:
+            return self.foreground
+        return [np.unique(np.concatenate(self.foreground))]
+
+
+def mask_positions(mask: np.ndarray, patch_shape: Sequence[int]) -> Positions:
+    """:class:`Positions` of ``mask`` (Z, Y, X, n) as a sampler pads it to the patch."""
     mask = pad_to_at_least(np.asarray(mask, dtype=np.uint8), patch_shape)
-    if image is not None:
+    return Positions(tuple(mask.shape), class_voxels(mask, True))
+
+
+def _volume(
+    image: np.ndarray | CodedImage | None,
+    mask: np.ndarray | Positions,
+    patch_shape,
+    balance: bool = True,
+) -> _Volume:
+    if isinstance(mask, Positions):
+        foreground = mask.voxels(balance)
+        mask = np.broadcast_to(np.zeros((), np.uint8), mask.shape)
+    else:
+        mask = pad_to_at_least(np.asarray(mask, dtype=np.uint8), patch_shape)
+        foreground = class_voxels(mask, balance)
+    if isinstance(image, CodedImage):
+        image = image.padded(patch_shape)
+    elif image is not None:
         image = pad_to_at_least(np.asarray(image, dtype=np.float32), patch_shape)
+    if image is not None:
         if image.shape[:3] != mask.shape[:3]:
             raise InputError(
                 f"image {image.shape[:3]} and mask {mask.shape[:3]} differ in shape"
             )
-    return _Volume(image, mask, class_voxels(mask, balance))
+    return _Volume(image, mask, foreground)
 
 
 class PatchSampler:
     """Draws training batches; batch ``k`` depends only on ``(seed, k)``.
 
     Args:
-        images: pre-processed images (Z, Y, X, 2) float32 in [0, 1].
-        masks: masks (Z, Y, X, n) uint8 {0, 1}, paired with ``images``.
+        images: pre-processed images (Z, Y, X, 2) float32 in [0, 1] (or their
+            :class:`~fluoseg.coded.CodedImage`).
+        masks: masks (Z, Y, X, n) uint8 {0, 1}, paired with ``images``, or their
+            :class:`Positions` where the masks' patches are not wanted (unpaired).
         patch_shape: patch size (Z, Y, X).
         foreground_fraction: share of patches centred on an object (random mode).
         seed: the seed of the stream.
@@ -228,7 +266,7 @@ class PatchSampler:
     def __init__(
         self,
         images: Sequence[np.ndarray],
-        masks: Sequence[np.ndarray],
+        masks: Sequence[np.ndarray | Positions],
         patch_shape: Sequence[int],
         foreground_fraction: float,
         seed: int,
@@ -386,7 +424,7 @@ class PatchSampler:
 
 def fixed_patches(
     images: Sequence[np.ndarray],
-    masks: Sequence[np.ndarray],
+    masks: Sequence[np.ndarray | Positions],
     patch_shape: Sequence[int],
     n: int,
     foreground_fraction: float,

@@ -807,15 +807,19 @@ def _load_data(cfg: dict, profile: Profile, data_dir: Path, tc: TrainConfig, see
 
 def _training_arrays(
     cfg: dict, profile: Profile, data_dir: Path
-) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
-    """The training crops' names, pre-processed float32 images and uint8 masks
-    (bright-blob proposals for the unsupervised CycleGAN).
+) -> tuple[list[str], list[Any], list[Any]]:
+    """The training crops' names, pre-processed float32 images (as
+    :class:`~fluoseg.coded.CodedImage` where they take few values) and uint8 masks
+    (for the unsupervised CycleGAN the :class:`~fluoseg.sampling.Positions` of its
+    bright-blob proposals: they only place the image patches).
 
     Crops are read one at a time and only these arrays are kept, so the raw images
-    (and, unsupervised, the unused annotations) are never all in memory at once.
+    (and, unsupervised, the unused annotations and full proposal masks) are never all
+    in memory at once.
     """
+    from fluoseg.coded import encode
     from fluoseg.data.dataset import iter_split
-    from fluoseg.sampling import preprocess_image
+    from fluoseg.sampling import mask_positions, preprocess_image
 
     n = int(cfg["n_classes"])
     clip = bool(cfg["model_config"].get("stretch_clip", True))
@@ -828,11 +832,15 @@ def _training_arrays(
     )
     for crop in crops:
         names.append(crop.name)
-        images.append(preprocess_image(crop.image, cfg["raw"], clip))
+        image = preprocess_image(crop.image, cfg["raw"], clip)
         # no annotation at all when unsupervised: patches centre on bright blobs
         mask = None if proposals else np.asarray(crop.mask, dtype=np.uint8)
         del crop  # the raw image goes before the next crop is read
-        masks.append(_proposal_masks(images[-1], n) if mask is None else mask)
+        if mask is None:  # one crop's proposal mask at a time
+            mask = mask_positions(_proposal_masks(image, n), profile.patch_shape)
+        masks.append(mask)
+        images.append(encode(image))  # the same float32 values, in 1-2 bytes each
+        del image
     if not images:
         raise InputError(f"{data_dir}/train: no training crops found")
     return names, images, masks
