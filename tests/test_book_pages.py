@@ -152,6 +152,14 @@ def test_every_py_role_names_a_documented_object() -> None:
 
 @pytest.mark.parametrize("path", sorted(BOOK.rglob("*.ipynb")),
                          ids=lambda p: p.relative_to(BOOK).as_posix())
+def test_every_cell_has_a_unique_id(path: Path) -> None:
+    # nbformat 4.5 requires cell ids (a missing one is a warning today, an error later)
+    ids = [c.get("id") for c in json.loads(path.read_text())["cells"]]
+    assert None not in ids and len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize("path", sorted(BOOK.rglob("*.ipynb")),
+                         ids=lambda p: p.relative_to(BOOK).as_posix())
 def test_notebook_has_at_most_80_lines_of_code(path: Path) -> None:
     # the first cell is the bootstrap every chapter shares (tests/test_first_cell.py
     # keeps it identical everywhere): set-up, not the chapter's code
