@@ -366,10 +366,12 @@ class CycleGANConfig(_Config):
     - ``lambda_share`` > 0 adds ``lambda_share`` x the checkpoint rule's share term as
       a loss (``CycleGAN._share_loss``); at 1, seeds 0, 1: 0.001 / 0.000, 0.375 / 0.040.
 
-    What every run shares (the cause of most of the seed spread): G_S's masks empty
-    at epoch 2, the nuclei return within a few epochs, and the Golgi channel stays
-    empty for 15-29 of the 30 epochs (the 3-class model: 28), so it learns in the last
-    few epochs only.
+    What every unsupervised run above shares (a likely cause of most of the seed
+    spread): G_S's masks of the training batches empty at epoch 2, the nuclei return
+    within a few epochs, and the Golgi channel stays empty for 17-29 of the 30 epochs
+    (``fluoseg.diagnostics.empty_epochs``), so it learns in the last few epochs only;
+    the recorded cpu 3-class model's Golgi channel emptied at epoch 3 and never came
+    back.
     """
 
     n_classes: int = 2
