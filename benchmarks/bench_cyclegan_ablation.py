@@ -54,6 +54,7 @@ VARIANTS: dict[str, dict] = {
     },
     "share1": {"overrides": {"lambda_share": 1.0}},
     "hard_fw70": {"overrides": {"foreground_weight": [10.0, 70.0]}},
+    "hard_fw30_70": {"overrides": {"foreground_weight": [30.0, 70.0]}},
     "detached_disc4": {"overrides": {"cycle_mask": "detached", "disc_layers": 4}},
     "detached_dlr1e3": {
         "overrides": {"cycle_mask": "detached", "disc_learning_rate": 1e-3}
