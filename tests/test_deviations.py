@@ -12,7 +12,8 @@ from fluoseg.config import get_profile
 from fluoseg.deviations import deviations, summary, thesis_settings
 from fluoseg.errors import InputError
 from fluoseg.models import model_config
-from fluoseg.train import _run_config, train_config
+from fluoseg.train import _run_config
+from fluoseg.training.plan import train_config
 
 
 def _config(profile: str, model="cyclegan", unsup=False, **model_changes) -> dict:

@@ -57,7 +57,8 @@ def dataset_outputs(folder: Path) -> dict[str, Any]:
 
 def run_outputs(data: Path, runs: Path) -> dict[str, Any]:
     """Average test metrics per class of each pinned smoke training."""
-    from fluoseg.train import evaluate_on_test, train
+    from fluoseg.evaluation.evaluate import evaluate_on_test
+    from fluoseg.train import train
 
     out: dict[str, Any] = {}
     for model, n_classes, unsupervised, epochs in RUNS:

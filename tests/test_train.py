@@ -14,14 +14,9 @@ import numpy as np
 import pytest
 
 from fluoseg.errors import InputError
-from fluoseg.train import (
-    Run,
-    TrainConfig,
-    evaluate_on_test,
-    run_name,
-    train,
-    train_config,
-)
+from fluoseg.evaluation.evaluate import evaluate_on_test
+from fluoseg.train import Run, run_name, train
+from fluoseg.training.plan import TrainConfig, train_config
 
 EPOCHS = 3
 
@@ -282,7 +277,8 @@ def test_train_config_per_profile() -> None:
 def test_patience_none_never_stops_but_tracks_the_best_epoch() -> None:
     import dataclasses
 
-    from fluoseg.train import _callbacks_module, stopping_patience
+    from fluoseg.train import _callbacks_module
+    from fluoseg.training.plan import stopping_patience
 
     paper = train_config("cyclegan", "paper")
     assert stopping_patience(paper) > paper.epochs
@@ -334,7 +330,8 @@ def test_run_name_and_bad_arguments(tmp_path: Path) -> None:
 def test_config_digest_names_a_configuration_not_its_data_folder() -> None:
     from fluoseg.config import get_profile
     from fluoseg.models import model_config
-    from fluoseg.train import _run_config, config_digest, train_config
+    from fluoseg.train import _run_config, config_digest
+    from fluoseg.training.plan import train_config
 
     prof = get_profile("smoke")
 
@@ -357,7 +354,8 @@ def test_share_rule_run_config_and_segment(trained: Run, data_dir: Path) -> None
     from fluoseg.data.dataset import load_synthetic_masks
     from fluoseg.inference import threshold_by_share
     from fluoseg.models import model_config
-    from fluoseg.train import TrainConfig, _run_config
+    from fluoseg.train import _run_config
+    from fluoseg.training.plan import TrainConfig
 
     prof = get_profile("smoke")
     tc = TrainConfig(1, 1, 1, 1, False, 2)

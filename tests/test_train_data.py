@@ -20,8 +20,8 @@ from fluoseg.train import (
     _proposal_masks,
     _run_config,
     _training_arrays,
-    train_config,
 )
+from fluoseg.training.plan import train_config
 
 CONFIGS = [
     ("unet", 2, False),

@@ -221,7 +221,8 @@ def run_deepsynth(
     from fluoseg import results
     from fluoseg.models import model_config
     from fluoseg.sampling import split_crops
-    from fluoseg.train import train, train_config, with_overrides
+    from fluoseg.train import train, with_overrides
+    from fluoseg.training.plan import train_config
 
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     seed = int(seed)

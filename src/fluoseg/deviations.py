@@ -41,7 +41,7 @@ def thesis_settings(model: str, n_classes: int) -> dict[str, Any]:
     ``profile.*``, ``train.*`` and ``model.*``."""
     from fluoseg.config import get_profile
     from fluoseg.models import model_config
-    from fluoseg.train import train_config
+    from fluoseg.training.plan import train_config
 
     paper = get_profile("paper")
     return {

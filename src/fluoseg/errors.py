@@ -13,6 +13,14 @@ class InputError(ValueError):
     """
 
 
+def check_choice(value: object, choices: tuple, what: str) -> None:
+    """Raise ``InputError`` unless ``value`` is one of ``choices`` (named ``what``)."""
+    if value not in choices:
+        raise InputError(
+            f"{what} must be one of {', '.join(map(str, choices))}, got {value!r}"
+        )
+
+
 TENSORFLOW_INSTALL = (
     'pip install "fluoseg[cpu]" (TensorFlow for CPUs, x86_64) or '
     'pip install "fluoseg[tf]" (the standard TensorFlow build, GPU on Linux)'

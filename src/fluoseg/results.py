@@ -113,7 +113,7 @@ def validation_note(profile: Profile | str | None = None) -> str:
     from fluoseg.data.dataset import dataset_spec
     from fluoseg.sampling import GRID_VALIDATION_FRACTION, grid_origins
     from fluoseg.thesis import raw_tables
-    from fluoseg.train import train_config
+    from fluoseg.training.plan import train_config
 
     prof = get_profile(profile) if not isinstance(profile, Profile) else profile
     paper = get_profile("paper")

@@ -41,14 +41,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fluoseg.config import Profile, dataset_dir, get_profile, runs_root
-from fluoseg.errors import InputError, require_tensorflow
+from fluoseg.data.dataset import MASK_KINDS
+from fluoseg.errors import InputError, check_choice, require_tensorflow
 from fluoseg.io import atomic_write
+from fluoseg.training.plan import TrainConfig, stopping_patience, train_config
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
     import pandas as pd
 
-TRUTHS: tuple[str, ...] = ("annotator", "truth")
 CONFIG_FILE = "config.json"
 SEGMENTER_FILE = "segmenter.keras"
 BEST_FILE = "best.keras"
@@ -58,139 +59,6 @@ HARDWARE_FILE = "hardware.json"
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.json"
 FORMAT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Settings of the training loop (per model and profile: ``train_config``).
-
-    Attributes:
-        epochs: the most epochs to train.
-        steps_per_epoch: batches per epoch; ``None`` means one pass over the regular
-            grid of patches (``sampling="grid"``).
-        validation_steps: validation batches per epoch (``None``: all held-out grid
-            patches).
-        patience: epochs without improvement of the monitored value before stopping;
-            ``None``: never (the ``paper`` CycleGAN stops on mode collapse only).
-        augment: random flips of the training patches.
-        batch_size: patches per batch (from the model configuration).
-        sampling: ``"random"`` (foreground-aware) or ``"grid"`` (the thesis's grid).
-        balance_classes: centred patches draw a class uniformly first (the small
-            Golgi as often as the nuclei); ``False``: a foreground voxel uniformly.
-    """
-
-    epochs: int
-    steps_per_epoch: int | None
-    validation_steps: int | None
-    patience: int | None
-    augment: bool
-    batch_size: int
-    sampling: str = "random"
-    balance_classes: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        """The configuration as a JSON-serialisable dictionary."""
-        return dataclasses.asdict(self)
-
-
-def _check_choice(value: Any, choices: tuple, what: str) -> None:
-    if value not in choices:
-        raise InputError(
-            f"{what} must be one of {', '.join(map(str, choices))}, got {value!r}"
-        )
-
-
-# Loop budgets of the cpu profile, from step times measured on the 2-core course
-# machine (batch of 32^3 patches: U-Net 0.15-0.3 s, Vox2Vox 0.25-0.45 s, CycleGAN
-# 0.2-1.0 s at batch 2, the higher values with other work on the machine).
-# Measured on the standard dataset (test crops from the brighter session), 2-class
-# U-Net, 30 x 32 steps, patience 8, three trainings sharing the 2 cores: centring 65 %
-# of the patches on objects gave test Dice 0.788 (nuclei) / 0.613 (Golgi) against the
-# annotator masks, 50 % gave 0.664 / 0.609; 80 % over-segmented (Golgi precision 0.45
-# on the previous dataset). The same training on raw images scored 0.467 / 0.088.
-# The CycleGAN, as in the thesis, stops only on mode collapse (patience = its budget)
-# and keeps its best epoch: its Golgi channel appeared only after ~18 epochs, and a
-# patience of 8 stopped it at epoch 14 with nuclei Dice 0.23 and no Golgi.
-_CPU_BUDGET: dict[str, dict[str, int]] = {
-    "unet": {"epochs": 30, "steps_per_epoch": 32, "validation_steps": 4},
-    "vox2vox": {"epochs": 16, "steps_per_epoch": 32, "validation_steps": 4},
-    "cyclegan": {
-        "epochs": 30,
-        "steps_per_epoch": 32,
-        "validation_steps": 4,
-        "patience": 30,
-    },
-}
-
-# Loop budgets of the gpu profile (a free Colab T4: 8.1 TFLOP/s float32 peak; assumed
-# to reach ~40 % of it, ~3 TFLOP/s, on 3D convolutions). Training FLOPs per step on
-# 64^3 patches (fluoseg.flops.training_flops, 3x the forward pass, summed over the
-# sub-networks): U-Net (base 16, depth 4, batch 4) 340 GFLOP, ~0.11 s; Vox2Vox (base 16,
-# depth 4, batch 4) 193 GFLOP, ~0.07 s; CycleGAN (32 filters, 2 down, 6 residual
-# blocks, batch 2) 608 GFLOP, ~0.3 s with its generators run twice per step (cpu: 5-10
-# GFLOP). With the book's ~9 U-Net, 2 Vox2Vox and 5 CycleGAN trainings: 9 x 960 x 0.11
-# s + 2 x 640 x 0.07 s + 5 x 800 x 0.3 s = about 40 minutes of training, the book
-# (data, evaluation, start-up) in about an hour. Activations per step: 1.0-1.4 GiB
-# (fluoseg.flops.activation_bytes), well inside a T4's 15 GiB.
-_GPU_BUDGET: dict[str, dict[str, int]] = {
-    "unet": {"epochs": 30, "steps_per_epoch": 32, "validation_steps": 4},
-    "vox2vox": {"epochs": 20, "steps_per_epoch": 32, "validation_steps": 4},
-    "cyclegan": {
-        "epochs": 25,
-        "steps_per_epoch": 32,
-        "validation_steps": 4,
-        "patience": 25,
-    },
-}
-_BUDGETS = {"cpu": _CPU_BUDGET, "gpu": _GPU_BUDGET}
-
-
-def train_config(
-    model: str, profile: Profile | str | None = None, epochs: int | None = None
-) -> TrainConfig:
-    """The training-loop settings of ``model`` at ``profile``; ``epochs`` overrides.
-
-    - ``smoke``: 2 epochs of 3 steps (seconds per model).
-    - ``cpu``: a fixed budget per model chosen from measured step times.
-    - ``gpu``: a fixed budget per model sized from FLOP counts for a Colab T4.
-    - ``paper``: the thesis's loop: up to 200 epochs over the 64^3 grid (10 % of its
-      patches held out for validation), early stopping with the model configuration's
-      patience: 10 (U-Net), 20 (Vox2Vox), none for the CycleGAN, which stops on mode
-      collapse only.
-    """
-    from fluoseg.models import model_config
-
-    prof = profile if isinstance(profile, Profile) else get_profile(profile)
-    mcfg = model_config(model, prof, 2)
-    raw_patience = getattr(mcfg, "patience", 20)
-    patience = None if raw_patience is None else int(raw_patience)
-    batch = int(mcfg.batch_size)
-    if prof.name == "smoke":
-        tc = TrainConfig(2, 3, 1, patience, True, batch)
-    elif prof.name in _BUDGETS:
-        b = _BUDGETS[prof.name][model]
-        tc = TrainConfig(
-            b["epochs"],
-            b["steps_per_epoch"],
-            b["validation_steps"],
-            patience=b.get("patience", 8),
-            augment=True,
-            batch_size=batch,
-        )
-    else:
-        tc = TrainConfig(200, None, None, patience, False, batch, sampling="grid")
-    if epochs is not None:
-        if int(epochs) < 1:
-            raise InputError(f"epochs must be a positive integer, got {epochs}")
-        tc = dataclasses.replace(tc, epochs=int(epochs))
-    return tc
-
-
-def stopping_patience(tc: TrainConfig) -> int:
-    """The patience given to the early-stopping callback: ``tc.patience``, or, when it
-    is ``None``, more epochs than the run has, so that the callback still tracks the
-    best epoch (for ``best.keras``) but never stops training."""
-    return tc.epochs + 1 if tc.patience is None else int(tc.patience)
 
 
 def run_name(
@@ -1030,8 +898,8 @@ def train(
     from fluoseg.models.configs import check_model_name
 
     check_model_name(model)
-    _check_choice(n_classes, (2, 3), "n_classes")
-    _check_choice(truth, TRUTHS, "truth")
+    check_choice(n_classes, (2, 3), "n_classes")
+    check_choice(truth, MASK_KINDS, "truth")
     if unsupervised and model != "cyclegan":
         raise InputError(
             f"--unsupervised needs --model cyclegan (got {model}): only the CycleGAN "
@@ -1289,57 +1157,3 @@ def _fit(
 
 
 # --------------------------------------------------------------------------- evaluate
-
-
-def evaluate_on_test(
-    run: Run,
-    truth: str = "annotator",
-    data_dir: str | os.PathLike | None = None,
-    tta: bool = False,
-    threshold: float | None = None,
-    blending: str = "gaussian",
-    precision: str = "float32",
-) -> pd.DataFrame:
-    """Segment every test crop with ``run`` and score it against ``truth`` masks
-    (``tta``, ``threshold``, ``blending`` and ``precision`` as in
-    :meth:`Run.segment`).
-
-    Returns one row per (crop, class) with ``fluoseg.metrics.evaluate``'s columns plus
-    ``crop`` and ``seconds`` (wall time of the crop's prediction), then the per-class
-    average over the crops (``crop == "average"``, as the thesis's tables report).
-    """
-    import pandas as pd
-
-    from fluoseg import CLASS_NAMES
-    from fluoseg.data.dataset import load_split
-    from fluoseg.metrics import average, evaluate
-
-    _check_choice(truth, TRUTHS, "truth")
-    ddir = Path(data_dir) if data_dir is not None else Path(run.config["data_dir"])
-    crops = load_split(
-        "test",
-        profile=run.profile,
-        data_dir=ddir,
-        truth=truth,
-        n_classes=run.n_classes,
-    )
-    frames, per_crop = [], []
-    names = list(CLASS_NAMES[: run.n_classes])
-    for crop in crops:
-        t0 = time.perf_counter()
-        mask = run.segment(
-            crop.image,
-            threshold=threshold,
-            tta=tta,
-            blending=blending,
-            precision=precision,
-        )
-        seconds = time.perf_counter() - t0
-        frame = evaluate(mask, crop.mask, class_names=names)
-        frames.append(frame)
-        per_crop.append(frame.assign(crop=crop.name, seconds=round(seconds, 3)))
-    avg = average(frames).assign(
-        crop="average",
-        seconds=round(float(np.mean([f["seconds"].iloc[0] for f in per_crop])), 3),
-    )
-    return pd.concat([*per_crop, avg])

@@ -1,0 +1,1 @@
+"""Evaluation: scoring segmentations against reference masks."""

@@ -1,0 +1,1 @@
+"""Training: loop plans (``plan``) and the trainer behind ``fluoseg train``."""
