@@ -14,16 +14,20 @@ prints it, with the device, in its first cell (``fluoseg.notebook.start``)::
   and models between ``cpu`` and ``paper`` (sized in ``fluoseg.models.configs``).
 - ``paper``: the thesis's hyperparameters and 64^3 patches, meant for a GPU.
 
-Model architectures and training-loop settings per profile live with the models
-(``fluoseg.models.configs``) and the trainer (``fluoseg.train``); this module holds what
-all chapters share: the dataset, the patch geometry and the inference window.
+Profiles are data: ``fluoseg/resources/profiles/<name>.json`` holds what all chapters
+share (the dataset, the patch geometry, the inference window) and the profile's *plan*:
+sections read by the models (``models``), the training loop (``train``, see
+``fluoseg.training.plan``) and the pages (``notes``). No code branches on a profile's
+name; a new profile is a new file.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from fluoseg.errors import InputError
@@ -33,6 +37,7 @@ DATA_ENV = "FLUOSEG_DATA"
 RUNS_ENV = "FLUOSEG_RUNS"
 PROFILE_NAMES: tuple[str, ...] = ("smoke", "cpu", "gpu", "paper")
 DEFAULT_PROFILE = "cpu"
+PLAN_SECTIONS: tuple[str, ...] = ("models", "train", "notes")
 GPU_PROFILE = "gpu"
 
 
@@ -52,6 +57,9 @@ class Profile:
         foreground_fraction: share of training patches centred on an object.
         seed: the seed of everything random in the course.
         book_minutes: expected wall time of the whole book on 2 CPU cores.
+        plan: the per-model settings of the profile, as data: ``models`` (model
+            configurations), ``train`` (training-loop budgets, read by
+            ``fluoseg.training.plan``) and ``notes`` (what the pages say about it).
     """
 
     name: str
@@ -65,61 +73,31 @@ class Profile:
     seed: int = 0
     book_minutes: float = 0.0
     extra: dict = field(default_factory=dict, compare=False)
+    plan: dict = field(default_factory=dict, compare=False, repr=False)
 
     def to_dict(self) -> dict:
-        """The profile as a JSON-serialisable dictionary."""
+        """The profile as a JSON-serialisable dictionary (without its plan)."""
         d = asdict(self)
         d.pop("extra")
+        d.pop("plan")
         return d
+
+    def section(self, name: str) -> dict:
+        """One section of the profile's plan (``models``, ``train``, ``notes``)."""
+        return self.plan.get(name, {})
 
 
 def _profiles() -> dict[str, Profile]:
-    return {
-        "smoke": Profile(
-            name="smoke",
-            description="seconds per model on tiny crops; for tests only",
-            dataset="smoke",
-            patch_shape=(16, 16, 16),
-            inference_patch_shape=(16, 16, 16),
-            inference_overlap=0.25,
-            inference_batch=4,
-            foreground_fraction=0.8,
-            book_minutes=10,
-        ),
-        "cpu": Profile(
-            name="cpu",
-            description="real results on 2 CPU cores: small models, 32^3 patches",
-            dataset="standard",
-            patch_shape=(32, 32, 32),
-            inference_patch_shape=(32, 64, 64),
-            inference_overlap=0.25,
-            inference_batch=4,
-            foreground_fraction=0.65,
-            book_minutes=60,
-        ),
-        "gpu": Profile(
-            name="gpu",
-            description="a free Colab GPU (T4): 64^3 patches, mid-sized models",
-            dataset="standard",
-            patch_shape=(64, 64, 64),
-            inference_patch_shape=(64, 128, 128),
-            inference_overlap=0.25,
-            inference_batch=4,
-            foreground_fraction=0.65,
-            book_minutes=60,
-        ),
-        "paper": Profile(
-            name="paper",
-            description="the thesis's hyperparameters and 64^3 patches; needs a GPU",
-            dataset="standard",
-            patch_shape=(64, 64, 64),
-            inference_patch_shape=(64, 64, 64),
-            inference_overlap=0.5,
-            inference_batch=4,
-            foreground_fraction=0.0,
-            book_minutes=24 * 60,
-        ),
-    }
+    """Every profile, read from ``fluoseg/resources/profiles/<name>.json``."""
+    folder = resources.files("fluoseg") / "resources" / "profiles"
+    out = {}
+    for name in PROFILE_NAMES:
+        d = json.loads((folder / f"{name}.json").read_text())
+        plan = {k: d.pop(k) for k in PLAN_SECTIONS}
+        for key in ("patch_shape", "inference_patch_shape"):
+            d[key] = tuple(d[key])
+        out[name] = Profile(**d, plan=plan)
+    return out
 
 
 def gpu_names() -> list[str]:

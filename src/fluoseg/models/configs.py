@@ -36,7 +36,8 @@ Profiles:
   (193 GFLOP); CycleGAN generators of 32 filters, 2 down-samplings and 6 residual
   blocks (the original's layout at half width, 608 GFLOP per step of 2), with the cpu
   recipe's deviations (foreground weight, hard cycle mask, EMA, mask-share threshold).
-  ``fluoseg.train`` sizes the loops from these counts (``_GPU_BUDGET``).
+  ``fluoseg.training.plan`` sizes the loops from these counts (the ``train`` plan of
+  ``resources/profiles/gpu.json``).
 - ``smoke``: tiny (base 4, depth 2, 16^3) for tests; a training step well under 0.5 s.
 """
 

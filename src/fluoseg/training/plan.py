@@ -50,55 +50,13 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-# Loop budgets of the cpu profile, from step times measured on the 2-core course
-# machine (batch of 32^3 patches: U-Net 0.15-0.3 s, Vox2Vox 0.25-0.45 s, CycleGAN
-# 0.2-1.0 s at batch 2, the higher values with other work on the machine).
-# Measured on the standard dataset (test crops from the brighter session), 2-class
-# U-Net, 30 x 32 steps, patience 8, three trainings sharing the 2 cores: centring 65 %
-# of the patches on objects gave test Dice 0.788 (nuclei) / 0.613 (Golgi) against the
-# annotator masks, 50 % gave 0.664 / 0.609; 80 % over-segmented (Golgi precision 0.45
-# on the previous dataset). The same training on raw images scored 0.467 / 0.088.
-# The CycleGAN, as in the thesis, stops only on mode collapse (patience = its budget)
-# and keeps its best epoch: its Golgi channel appeared only after ~18 epochs, and a
-# patience of 8 stopped it at epoch 14 with nuclei Dice 0.23 and no Golgi.
-_CPU_BUDGET: dict[str, dict[str, int]] = {
-    "unet": {"epochs": 30, "steps_per_epoch": 32, "validation_steps": 4},
-    "vox2vox": {"epochs": 16, "steps_per_epoch": 32, "validation_steps": 4},
-    "cyclegan": {
-        "epochs": 30,
-        "steps_per_epoch": 32,
-        "validation_steps": 4,
-        "patience": 30,
-    },
-}
-
-# Loop budgets of the gpu profile (a free Colab T4: 8.1 TFLOP/s float32 peak; assumed
-# to reach ~40 % of it, ~3 TFLOP/s, on 3D convolutions). Training FLOPs per step on
-# 64^3 patches (fluoseg.flops.training_flops, 3x the forward pass, summed over the
-# sub-networks): U-Net (base 16, depth 4, batch 4) 340 GFLOP, ~0.11 s; Vox2Vox (base 16,
-# depth 4, batch 4) 193 GFLOP, ~0.07 s; CycleGAN (32 filters, 2 down, 6 residual
-# blocks, batch 2) 608 GFLOP, ~0.3 s with its generators run twice per step (cpu: 5-10
-# GFLOP). With the book's ~9 U-Net, 2 Vox2Vox and 5 CycleGAN trainings: 9 x 960 x 0.11
-# s + 2 x 640 x 0.07 s + 5 x 800 x 0.3 s = about 40 minutes of training, the book
-# (data, evaluation, start-up) in about an hour. Activations per step: 1.0-1.4 GiB
-# (fluoseg.flops.activation_bytes), well inside a T4's 15 GiB.
-_GPU_BUDGET: dict[str, dict[str, int]] = {
-    "unet": {"epochs": 30, "steps_per_epoch": 32, "validation_steps": 4},
-    "vox2vox": {"epochs": 20, "steps_per_epoch": 32, "validation_steps": 4},
-    "cyclegan": {
-        "epochs": 25,
-        "steps_per_epoch": 32,
-        "validation_steps": 4,
-        "patience": 25,
-    },
-}
-_BUDGETS = {"cpu": _CPU_BUDGET, "gpu": _GPU_BUDGET}
-
-
 def train_config(
     model: str, profile: Profile | str | None = None, epochs: int | None = None
 ) -> TrainConfig:
     """The training-loop settings of ``model`` at ``profile``; ``epochs`` overrides.
+
+    The budget is the ``train`` section of the profile's plan (its entry for
+    ``model``, else its ``"*"`` entry; ``"why"`` says how it was chosen):
 
     - ``smoke``: 2 epochs of 3 steps (seconds per model).
     - ``cpu``: a fixed budget per model chosen from measured step times.
@@ -107,26 +65,27 @@ def train_config(
       patches held out for validation), early stopping with the model configuration's
       patience: 10 (U-Net), 20 (Vox2Vox), none for the CycleGAN, which stops on mode
       collapse only.
+
+    A budget's ``patience`` of ``"model"`` takes the model configuration's.
     """
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     mcfg = model_config(model, prof, 2)
-    raw_patience = getattr(mcfg, "patience", 20)
-    patience = None if raw_patience is None else int(raw_patience)
-    batch = int(mcfg.batch_size)
-    if prof.name == "smoke":
-        tc = TrainConfig(2, 3, 1, patience, True, batch)
-    elif prof.name in _BUDGETS:
-        b = _BUDGETS[prof.name][model]
-        tc = TrainConfig(
-            b["epochs"],
-            b["steps_per_epoch"],
-            b["validation_steps"],
-            patience=b.get("patience", 8),
-            augment=True,
-            batch_size=batch,
-        )
+    budgets = prof.section("train")
+    b = budgets.get(model) or budgets["*"]
+    if b["patience"] == "model":
+        raw = getattr(mcfg, "patience", 20)
+        patience = None if raw is None else int(raw)
     else:
-        tc = TrainConfig(200, None, None, patience, False, batch, sampling="grid")
+        patience = int(b["patience"])
+    tc = TrainConfig(
+        int(b["epochs"]),
+        b["steps_per_epoch"],
+        b["validation_steps"],
+        patience=patience,
+        augment=bool(b["augment"]),
+        batch_size=int(mcfg.batch_size),
+        sampling=b["sampling"],
+    )
     if epochs is not None:
         if int(epochs) < 1:
             raise InputError(f"epochs must be a positive integer, got {epochs}")
