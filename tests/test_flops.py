@@ -114,7 +114,7 @@ def test_skip_connections_use_each_branch_shape():
 
 def test_unet_matches_a_hand_count_and_leaves_the_graph_untouched():
     from fluoseg.models.blocks import build_unet3d
-    from fluoseg.models.configs import UNetConfig
+    from fluoseg.models.configs.unet import UNetConfig
 
     cfg = UNetConfig(base_filters=4, depth=2, patch_shape=(16, 16, 16), n_classes=3)
     m = build_unet3d(cfg)

@@ -16,7 +16,8 @@ from fluoseg.models import (
     monitor_for,
     segmenter,
 )
-from fluoseg.models.configs import CycleGANConfig, Vox2VoxConfig
+from fluoseg.models.configs.cyclegan import CycleGANConfig
+from fluoseg.models.configs.vox2vox import Vox2VoxConfig
 from fluoseg.models.losses import dice_coefficient
 
 

@@ -123,7 +123,7 @@ def cyclegan_from_run(run: object) -> object:
     import json
 
     from fluoseg.models import build_model
-    from fluoseg.models.configs import CycleGANConfig
+    from fluoseg.models.configs.cyclegan import CycleGANConfig
 
     config = getattr(run, "config", {})
     if config.get("model") != "cyclegan":

@@ -67,7 +67,7 @@ except ImportError:  # TensorFlow missing: say which extra installs it
 from keras import layers, ops
 
 from fluoseg.models.blocks import build_patchgan3d, build_resnet_generator
-from fluoseg.models.configs import CycleGANConfig
+from fluoseg.models.configs.cyclegan import CycleGANConfig
 from fluoseg.models.losses import (
     lsgan_discriminator_loss,
     lsgan_generator_loss,

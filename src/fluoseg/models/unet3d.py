@@ -18,7 +18,7 @@ except ImportError:  # TensorFlow missing: say which extra installs it
     raise
 
 from fluoseg.models.blocks import build_unet3d
-from fluoseg.models.configs import UNetConfig
+from fluoseg.models.configs.unet import UNetConfig
 from fluoseg.models.losses import dice_coefficient, make_unet_loss
 
 MONITOR: tuple[str, str] = ("val_loss", "min")

@@ -35,7 +35,7 @@ except ImportError:  # TensorFlow missing: say which extra installs it
 from keras import ops
 
 from fluoseg.models.blocks import build_patchgan3d, build_vox2vox_generator
-from fluoseg.models.configs import Vox2VoxConfig
+from fluoseg.models.configs.vox2vox import Vox2VoxConfig
 from fluoseg.models.losses import (
     dice_coefficient,
     lsgan_discriminator_loss,
