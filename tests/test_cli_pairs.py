@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from fluoseg.cli import main
+from fluoseg.evaluation.pairing import PAIR_COLUMNS
 from fluoseg.io import write_mask
-from fluoseg.pairing import PAIR_COLUMNS
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""fluoseg.metrics: exact values on hand-made masks, an independent check on random."""
+"""fluoseg.evaluation.metrics: exact values on hand-made masks, a check on random."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from fluoseg.errors import InputError
-from fluoseg.metrics import (
+from fluoseg.evaluation.metrics import (
     accuracy_score,
     average,
     confusion,

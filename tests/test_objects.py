@@ -1,4 +1,4 @@
-"""Tests of fluoseg.objects: instances, watershed split, properties, object scores."""
+"""fluoseg.evaluation.instances and .objects: instances, split, properties, scores."""
 
 from __future__ import annotations
 
@@ -6,15 +6,8 @@ import numpy as np
 import pytest
 
 from fluoseg.errors import InputError
-from fluoseg.objects import (
-    connected_components,
-    instances,
-    iou_matrix,
-    match,
-    object_scores,
-    object_table,
-    split_touching,
-)
+from fluoseg.evaluation.instances import connected_components, instances, split_touching
+from fluoseg.evaluation.objects import iou_matrix, match, object_scores, object_table
 
 
 def ball(shape, centre, radius, scale=(1.0, 1.0, 1.0)):

@@ -1,4 +1,4 @@
-"""Tests of fluoseg.pairing: matching, vectors, the two pairing methods, scores."""
+"""fluoseg.evaluation.pairing and .pair_scores: matching, vectors, pairing, scores."""
 
 from __future__ import annotations
 
@@ -8,17 +8,15 @@ import pytest
 
 from fluoseg.data.calibration import MAX_PAIR_DISTANCE
 from fluoseg.errors import InputError
-from fluoseg.pairing import (
+from fluoseg.evaluation.matching import assign
+from fluoseg.evaluation.pair_scores import angular_error, evaluate_pairs, pool
+from fluoseg.evaluation.pairing import (
     PAIR_COLUMNS,
-    angular_error,
-    assign,
     default_max_distance,
-    evaluate_pairs,
     find_pairs,
     pair_centroids,
     pair_table,
     pairs_from_labels,
-    pool,
     to_pair_table,
     vectors,
 )

@@ -80,7 +80,7 @@ def choose_method(
     The percentile stretch saturates every voxel above the 98th percentile, bright
     background included, which can leave a histogram threshold nothing to separate:
     raw intensities are a candidate too."""
-    from fluoseg.metrics import evaluate
+    from fluoseg.evaluation.metrics import evaluate
 
     if len(images) == 0 or len(images) != len(masks):
         raise InputError("choose_method needs one mask per image and at least one")

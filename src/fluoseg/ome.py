@@ -10,9 +10,10 @@ names, and instance-label images that napari opens as Labels.
   (``golgi, nuclei(, pair)``, as R, G, B of the RGB masks), so
   :func:`fluoseg.io.read_mask` reads it back, and values are 0/255 uint8.
 - :func:`instance_labels` numbers the connected objects of every class (6-connected,
-  as :func:`fluoseg.objects.connected_components`), one id per object over the whole
-  image; :func:`write_instances` stores them as a (C, Z, Y, X) uint32 OME-TIFF with the
-  voxel size and the class names. napari opens 32-bit integer images as Labels.
+  as :func:`fluoseg.evaluation.instances.connected_components`), one id per object
+  over the whole image; :func:`write_instances` stores them as a (C, Z, Y, X) uint32
+  OME-TIFF with the voxel size and the class names. napari opens 32-bit integer
+  images as Labels.
 
 Writes are atomic and refuse an existing file without ``overwrite``.
 """
@@ -144,7 +145,7 @@ def write_ome_mask(
 def instance_labels(mask: np.ndarray) -> np.ndarray:
     """(Z, Y, X, C) uint32: the 6-connected objects of every channel of a (Z, Y, X, C)
     mask, numbered 1..n over the whole image (channel 0's objects first)."""
-    from fluoseg.objects import connected_components
+    from fluoseg.evaluation.instances import connected_components
 
     arr = np.asarray(mask)
     if arr.ndim != 4:

@@ -6,8 +6,9 @@ The experiment chapters (U-Net, Vox2Vox, CycleGAN) each save what they measured 
 live in ``runs_root()/<profile>/results/<name>.json`` and are written atomically.
 
 A result holds the averaged per-class metrics (a DataFrame, e.g. from
-``fluoseg.metrics.average``), the run's timings (training seconds per epoch and in
-total, test seconds per crop), the hardware description and free-form ``extra`` fields.
+``fluoseg.evaluation.metrics.average``), the run's timings (training seconds per epoch
+and in total, test seconds per crop), the hardware description and free-form
+``extra`` fields.
 
 Window rule: a trained model's test crops are segmented with the thesis's own sliding
 window (``blending="thesis"`` of ``fluoseg.inference.predict_volume``: reflection
@@ -466,7 +467,7 @@ def score_test_crops(
     import time
 
     from fluoseg import CLASS_NAMES
-    from fluoseg.metrics import average, evaluate
+    from fluoseg.evaluation.metrics import average, evaluate
 
     names = list(CLASS_NAMES[:n_classes])
     annotator, truth = test_data or load_test_data(n_classes, profile, data_dir)
@@ -497,11 +498,12 @@ def evaluate_run(
     Every crop is segmented (sliding window, ``run.segment``) with the first of
     ``blendings`` (default: the thesis's window rule) and timed (the network is loaded
     from disk before the clock starts); the mask is scored with
-    ``fluoseg.metrics.evaluate`` against the annotator masks (as the thesis did) and
-    against the perfect masks, and averaged over the crops with
-    ``fluoseg.metrics.average`` (the thesis's tables). Each further blending segments
-    every crop once more and adds its Dice as a ``dice_<blending>`` column (average,
-    per crop, perfect masks) and its seconds as ``timings["test_seconds_<blending>"]``.
+    ``fluoseg.evaluation.metrics.evaluate`` against the annotator masks (as the thesis
+    did) and against the perfect masks, and averaged over the crops with
+    ``fluoseg.evaluation.metrics.average`` (the thesis's tables). Each further blending
+    segments every crop once more and adds its Dice as a ``dice_<blending>`` column
+    (average, per crop, perfect masks) and its seconds as
+    ``timings["test_seconds_<blending>"]``.
     """
     from fluoseg.inference import BLENDINGS
 

@@ -31,7 +31,8 @@ THESIS_LABEL = "Thesis (real data, GTX 1070)"
 METRIC_LABELS: Mapping[str, str] = MappingProxyType(
     {"dice": "DC", "precision": "Precision", "recall": "Recall"}
 )
-"""Metric name in ``fluoseg.metrics`` frames -> column prefix in the thesis's tables."""
+"""Metric name in ``fluoseg.evaluation.metrics`` frames -> column prefix in the
+thesis's tables."""
 
 CLASS_LABELS: Mapping[str, str] = MappingProxyType(
     {"nuclei": "Nuclei", "golgi": "Golgi", "pair": "Pair"}
@@ -283,7 +284,7 @@ def _class_index(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_thesis_row(metrics: pd.DataFrame) -> dict[str, float]:
-    """Averaged per-class metrics (``fluoseg.metrics.average``) in the thesis's layout.
+    """Per-class metrics (``fluoseg.evaluation.metrics.average``) in the thesis layout.
 
     ``metrics`` has one row per class (index or ``class`` column = class names in code
     order) and at least the columns ``dice``, ``precision``, ``recall``.

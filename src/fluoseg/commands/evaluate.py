@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     import math
 
     from fluoseg import CLASS_NAMES
-    from fluoseg.metrics import evaluate
+    from fluoseg.evaluation.metrics import evaluate
 
     pred, truth, n = _read_masks(args.pred, args.truth, args.classes)
     df = evaluate(pred, truth, class_names=CLASS_NAMES[:n])

@@ -1,8 +1,8 @@
 """``fluoseg pairs``: nucleus–Golgi pairs and polarity vectors from a mask TIFF.
 
 Reads a mask (R = Golgi, G = nuclei, B = pair), finds instances, pairs each Golgi with a
-nucleus (``fluoseg.pairing.find_pairs``) and writes one CSV row per pair with the
-columns of ``fluoseg.pairing.PAIR_COLUMNS``:
+nucleus (``fluoseg.evaluation.pairing.find_pairs``) and writes one CSV row per pair
+with the columns of ``fluoseg.evaluation.pairing.PAIR_COLUMNS``:
 
 ``nucleus_id, golgi_id`` (instance labels), ``nucleus_z, nucleus_y, nucleus_x,
 golgi_z, golgi_y, golgi_x`` (centroids, voxel coordinates), ``dz, dy, dx, length``
@@ -90,8 +90,8 @@ def parse_voxel_size(text: str | None) -> tuple[float, float, float] | None:
 
 def run(args: argparse.Namespace) -> int:
     from fluoseg.errors import InputError
+    from fluoseg.evaluation.pairing import find_pairs
     from fluoseg.io import atomic_write, read_image, read_mask
-    from fluoseg.pairing import find_pairs
 
     out = Path(args.out)
     if out.exists() and not args.overwrite:

@@ -13,7 +13,7 @@ import pandas as pd
 from fluoseg import CLASS_NAMES
 from fluoseg.data.dataset import MASK_KINDS, load_split
 from fluoseg.errors import check_choice
-from fluoseg.metrics import average, evaluate
+from fluoseg.evaluation.metrics import average, evaluate
 
 if TYPE_CHECKING:  # pragma: no cover
     from fluoseg.train import Run
@@ -32,9 +32,10 @@ def evaluate_on_test(
     (``tta``, ``threshold``, ``blending`` and ``precision`` as in
     :meth:`Run.segment`).
 
-    Returns one row per (crop, class) with ``fluoseg.metrics.evaluate``'s columns plus
-    ``crop`` and ``seconds`` (wall time of the crop's prediction), then the per-class
-    average over the crops (``crop == "average"``, as the thesis's tables report).
+    Returns one row per (crop, class) with ``fluoseg.evaluation.metrics.evaluate``'s
+    columns plus ``crop`` and ``seconds`` (wall time of the crop's prediction), then
+    the per-class average over the crops (``crop == "average"``, as the thesis's
+    tables report).
     """
     check_choice(truth, MASK_KINDS, "truth")
     ddir = Path(data_dir) if data_dir is not None else Path(run.config["data_dir"])

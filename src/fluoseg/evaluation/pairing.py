@@ -1,21 +1,23 @@
-"""Nucleus–Golgi pairs and polarity vectors, and how well a segmentation recovers them.
+"""Nucleus–Golgi pairs and their polarity vectors, found in segmentation masks.
 
 An endothelial cell's polarity is read from the vector pointing from its nucleus to its
 Golgi apparatus. Voxel Dice does not say whether the pairs are right, so this module
 
 - pairs Golgi with nuclei from segmentation masks, in two ways:
 
-  (a) ``method="geometry"``: instances of each class (``fluoseg.objects``), then an
-      optimal one-to-one matching on centroid distance (Hungarian algorithm) that
-      never pairs objects farther apart than ``max_distance``;
+  (a) ``method="geometry"``: instances of each class (``fluoseg.evaluation.instances``),
+      then an optimal one-to-one matching on centroid distance (Hungarian algorithm,
+      ``fluoseg.evaluation.matching.assign``) that never pairs objects farther apart
+      than ``max_distance``;
   (b) ``method="pair_channel"``: the 3-class models' *pair* channel decides which
       objects are paired at all (those it covers) and, where a nucleus and its Golgi
       touch, which with which (the same connected component); the rest are matched
       as in (a) (see ``pairs_from_labels``);
 
 - turns each pair into a nucleus→Golgi vector (dz, dy, dx, length, unit vector, angle
-  in the xy-plane), in µm when the voxel size is known, else in voxels;
-- scores predicted pairs against true pairs (precision, recall, angular error).
+  in the xy-plane), in µm when the voxel size is known, else in voxels.
+
+``fluoseg.evaluation.pair_scores`` scores predicted pairs against true pairs.
 
 Pair tables are pandas DataFrames with the columns ``PAIR_COLUMNS``.
 """
@@ -23,19 +25,21 @@ Pair tables are pandas DataFrames with the columns ``PAIR_COLUMNS``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from fluoseg.data.calibration import MAX_PAIR_DISTANCE
 from fluoseg.errors import InputError
-from fluoseg.objects import (
+from fluoseg.evaluation.instances import (
     DEFAULT_H,
     DEFAULT_MIN_DISTANCE,
     checked_voxel_size,
-    detection_scores,
+    connected_components,
+    instances,
 )
+from fluoseg.evaluation.matching import assign
+from fluoseg.evaluation.objects import object_table
 
 DEFAULT_MIN_SIZE = 20
 """Objects of fewer voxels are ignored when pairing: segmentation specks. A simulated
@@ -80,39 +84,20 @@ def default_max_distance(voxel_size: Sequence[float] | None = None) -> float:
 
 
 def _voxel_size(voxel_size: Sequence[float] | None) -> np.ndarray:
+    """``checked_voxel_size`` as an array."""
     return np.asarray(checked_voxel_size(voxel_size))
 
 
 def _max_distance(
     max_distance: float | None, voxel_size: Sequence[float] | None
 ) -> float:
+    """``max_distance``, checked, or the default for ``voxel_size``."""
     if max_distance is None:
         return default_max_distance(voxel_size)
     d = float(max_distance)
     if not np.isfinite(d) or d <= 0:
         raise InputError(f"max distance must be a positive number, got {max_distance}")
     return d
-
-
-def assign(cost: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Optimal one-to-one assignment among the ``allowed`` entries of ``cost``.
-
-    Maximises the number of assigned pairs, then minimises their summed cost (Hungarian
-    algorithm; a forbidden entry costs more than any set of allowed ones).
-
-    Returns:
-        ``(rows, cols)`` of the assigned pairs, sorted by row.
-    """
-    from scipy.optimize import linear_sum_assignment
-
-    cost = np.asarray(cost, dtype=np.float64)
-    allowed = np.asarray(allowed, dtype=bool) & np.isfinite(cost)
-    if cost.size == 0 or not allowed.any():
-        return np.zeros(0, int), np.zeros(0, int)
-    big = 1.0 + float(np.abs(cost[allowed]).sum()) * 2
-    rows, cols = linear_sum_assignment(np.where(allowed, cost, big))
-    keep = allowed[rows, cols]
-    return rows[keep], cols[keep]
 
 
 def pair_centroids(
@@ -204,8 +189,8 @@ def to_pair_table(
     true pairs (``<crop>_pairs.csv``, rows with ``paired`` true); ``nucleus_id`` and
     ``golgi_id`` are kept when present (else 0).
     """
-    n = _xyz(table, "nucleus", "the")
-    g = _xyz(table, "golgi", "the")
+    n = centroid_columns(table, "nucleus", "the")
+    g = centroid_columns(table, "golgi", "the")
     zeros = np.zeros(len(table), dtype=np.int64)
     n_ids = table["nucleus_id"].to_numpy() if "nucleus_id" in table else zeros
     g_ids = table["golgi_id"].to_numpy() if "golgi_id" in table else zeros
@@ -214,8 +199,6 @@ def to_pair_table(
 
 def _centroids(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Labels present in ``labels`` and their centroids (voxels)."""
-    from fluoseg.objects import object_table
-
     t = object_table(labels)
     return t["label"].to_numpy(), t[
         ["centroid_z", "centroid_y", "centroid_x"]
@@ -246,7 +229,8 @@ def pairs_from_labels(
 
     Args:
         labels: (Z, Y, X, 2) int labels, channels ``[nuclei, golgi]`` (e.g. from
-            ``fluoseg.objects.instances``, or the simulator's true instances).
+            ``fluoseg.evaluation.instances.instances``, or the simulator's true
+            instances).
         voxel_size: (z, y, x) µm; distances and vectors are then in µm.
         max_distance: see ``pair_centroids``.
         pair_mask: optional (Z, Y, X) pair-channel mask (method (b)). Each object
@@ -259,8 +243,6 @@ def pairs_from_labels(
     Returns:
         Pair table (``PAIR_COLUMNS``), one row per pair, sorted by nucleus id.
     """
-    from fluoseg.objects import connected_components
-
     lab = np.asarray(labels)
     if lab.ndim != 4 or lab.shape[-1] < 2:
         raise InputError(
@@ -308,7 +290,8 @@ def find_pairs(
         voxel_size: (z, y, x) µm.
         max_distance: see ``pair_centroids``.
         split_nuclei: split touching nuclei with a seeded watershed
-            (``fluoseg.objects.split_touching``; ``min_distance`` and ``h`` as there).
+            (``fluoseg.evaluation.instances.split_touching``; ``min_distance`` and
+            ``h`` as there).
             Golgi are small and rarely touch: connected components.
         min_size: drop objects with fewer voxels (segmentation specks; default
             ``DEFAULT_MIN_SIZE``).
@@ -316,8 +299,6 @@ def find_pairs(
     Returns:
         Pair table (``PAIR_COLUMNS``).
     """
-    from fluoseg.objects import instances
-
     arr = np.asarray(mask)
     if arr.ndim != 4 or arr.shape[-1] not in (2, 3):
         raise InputError(
@@ -341,67 +322,9 @@ def find_pairs(
     return pairs_from_labels(labels, voxel_size, max_distance, pair_mask)
 
 
-def angular_error(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Angle in degrees (0 to 180) between the rows of two (N, 3) vector arrays."""
-    a = np.asarray(u, dtype=np.float64).reshape(-1, 3)
-    b = np.asarray(v, dtype=np.float64).reshape(-1, 3)
-    na = np.linalg.norm(a, axis=1)
-    nb = np.linalg.norm(b, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cos = np.einsum("ij,ij->i", a, b) / (na * nb)
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
-
-
-@dataclass(frozen=True)
-class PairScores:
-    """How well predicted pairs recover true pairs.
-
-    Attributes:
-        n_true, n_pred: pairs in each table.
-        tp: predicted pairs matched to a true pair.
-        precision, recall, f1: tp / n_pred, tp / n_true, 2 tp / (n_pred + n_true)
-            (1.0 when the denominator is 0).
-        median_angular_error_deg: median angle between matched predicted and true
-            nucleus→Golgi vectors (NaN without matches).
-        angular_errors_deg: all those angles (3D, degrees).
-        matches: DataFrame ``pred_index, true_index, nucleus_error, golgi_error,
-            angular_error_deg`` (row positions in the two tables; centroid distances).
-    """
-
-    n_true: int
-    n_pred: int
-    tp: int
-    precision: float
-    recall: float
-    f1: float
-    median_angular_error_deg: float
-    angular_errors_deg: np.ndarray = field(repr=False)
-    matches: pd.DataFrame = field(repr=False)
-
-    @classmethod
-    def from_matches(
-        cls, n_true: int, n_pred: int, matches: pd.DataFrame
-    ) -> PairScores:
-        """Scores from the counts and the table of correct pairs (``matches``)."""
-        errors = matches["angular_error_deg"].to_numpy(dtype=np.float64)
-        tp = len(matches)
-        return cls(
-            n_true=n_true, n_pred=n_pred, tp=tp,
-            **detection_scores(tp, n_pred, n_true),
-            median_angular_error_deg=float(np.median(errors)) if tp else float("nan"),
-            angular_errors_deg=errors, matches=matches,
-        )  # fmt: skip
-
-    def summary(self) -> dict[str, float]:
-        """The scalar scores as a dictionary (one table row)."""
-        return {
-            "n_true": self.n_true, "n_pred": self.n_pred, "tp": self.tp,
-            "precision": self.precision, "recall": self.recall, "f1": self.f1,
-            "median_angular_error_deg": self.median_angular_error_deg,
-        }  # fmt: skip
-
-
-def _xyz(table: pd.DataFrame, who: str, name: str) -> np.ndarray:
+def centroid_columns(table: pd.DataFrame, who: str, name: str) -> np.ndarray:
+    """A pair table's ``<who>_z/y/x`` columns as an (N, 3) array (``name`` for
+    errors: "the", "predicted", ...)."""
     cols = [f"{who}_z", f"{who}_y", f"{who}_x"]
     missing = [c for c in cols if c not in table.columns]
     if missing:
@@ -409,60 +332,3 @@ def _xyz(table: pd.DataFrame, who: str, name: str) -> np.ndarray:
             f"{name} pair table lacks columns {missing} (expected {', '.join(cols)})"
         )
     return table[cols].to_numpy(dtype=np.float64)
-
-
-def evaluate_pairs(
-    pred: pd.DataFrame,
-    truth: pd.DataFrame,
-    tolerance: float,
-    voxel_size: Sequence[float] | None = None,
-) -> PairScores:
-    """Score predicted pairs against true pairs.
-
-    A predicted pair is correct when its nucleus centroid and its Golgi centroid each
-    lie within ``tolerance`` of the nucleus and Golgi of one true pair. Predicted and
-    true pairs are matched one-to-one (Hungarian algorithm, maximising the number of
-    correct pairs, then minimising the sum of the larger of the two centroid errors).
-    The angular error of a correct pair is the 3D angle between its nucleus→Golgi
-    vector and the true one.
-
-    Args:
-        pred, truth: pair tables with ``nucleus_z/y/x`` and ``golgi_z/y/x`` in voxels
-            (``PAIR_COLUMNS``; other columns are ignored).
-        tolerance: largest centroid error (µm with ``voxel_size``, else voxels).
-        voxel_size: (z, y, x) µm.
-    """
-    if not np.isfinite(tolerance) or tolerance <= 0:
-        raise InputError(f"tolerance must be a positive number, got {tolerance}")
-    vs = _voxel_size(voxel_size)
-    pn, pg = _xyz(pred, "nucleus", "predicted"), _xyz(pred, "golgi", "predicted")
-    tn, tg = _xyz(truth, "nucleus", "true"), _xyz(truth, "golgi", "true")
-    dn = np.linalg.norm((pn[:, None] - tn[None]) * vs, axis=-1)
-    dg = np.linalg.norm((pg[:, None] - tg[None]) * vs, axis=-1)
-    worst = np.maximum(dn, dg)
-    r, c = assign(worst, worst <= tolerance)
-    errors = angular_error((pg[r] - pn[r]) * vs, (tg[c] - tn[c]) * vs)
-    matches = pd.DataFrame({
-        "pred_index": r, "true_index": c, "nucleus_error": dn[r, c],
-        "golgi_error": dg[r, c], "angular_error_deg": errors,
-    })  # fmt: skip
-    return PairScores.from_matches(len(truth), len(pred), matches)
-
-
-def pool(scores: Sequence[PairScores]) -> PairScores:
-    """Several crops' scores as one: counts summed, angular errors pooled.
-
-    ``matches`` gains a ``part`` column: the position of its crop in ``scores``.
-    """
-    scores = list(scores)
-    matches = (
-        pd.concat(
-            [s.matches.assign(part=k) for k, s in enumerate(scores)],
-            ignore_index=True,
-        )
-        if scores
-        else pd.DataFrame({"angular_error_deg": [], "part": []})
-    )
-    return PairScores.from_matches(
-        sum(s.n_true for s in scores), sum(s.n_pred for s in scores), matches
-    )
