@@ -17,7 +17,8 @@ MAX_CODE_LINES = 80
 # fluoseg modules a chapter imports under their short name (`results.run_experiment(`)
 SHORT = (
     "baseline|deviations|diagnostics|export|flops|inference|io|metrics|objects|"
-    "pairing|preprocess|results|sampling|thesis|toy|train|viz"
+    "pairing|preprocess|results|sampling|thesis|train|viz|convolution|"
+    "receptive_fields|activations|gan_losses|toy_data|toy_gans"
 )
 MENTION = re.compile(
     rf"\bfluoseg(?:\.\w+)+|\b(?:{SHORT})\.[A-Za-z_]\w*(?=\()"
