@@ -1,8 +1,9 @@
 """The ``fluoseg`` command line: a thin dispatcher over ``fluoseg.commands``.
 
 Each module in ``fluoseg.commands`` is one sub-command. It defines ``HELP`` (one line),
-``add_arguments(parser)`` and ``run(args) -> int``, and imports heavy libraries
-(TensorFlow, scikit-image) inside ``run`` so that ``--help`` stays fast.
+``add_arguments(parser)`` and ``run(args) -> int``. fluoseg modules are imported at
+the top of a command module, except those that import TensorFlow, which ``run``
+imports (with a comment), so that ``--help`` needs no TensorFlow.
 
 Exit status: 0 on success; 2 on bad input (one line on stderr naming the problem, no
 traceback); 1 on any other failure (one line, or the traceback with ``--debug``).
@@ -16,7 +17,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from fluoseg import __version__
+from fluoseg import __version__, commands
 from fluoseg.errors import InputError
 
 
@@ -29,10 +30,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _command_modules() -> dict[str, object]:
-    import fluoseg.commands as pkg
-
     modules = {}
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
         if info.name.startswith("_"):
             continue
         modules[info.name] = importlib.import_module(f"fluoseg.commands.{info.name}")

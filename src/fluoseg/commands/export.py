@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
+
+from fluoseg.errors import InputError
+from fluoseg.export import export_run
 
 HELP = "export a trained run as a bioimage.io model package (folder or .zip)"
 
@@ -34,11 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-    from pathlib import Path
-
-    from fluoseg.errors import InputError
-
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise InputError(f"{out}: already exists (pass --overwrite to replace it)")
@@ -52,9 +52,7 @@ def run(args: argparse.Namespace) -> int:
             f"{exc.name} is missing: install the export extra "
             "(pip install 'fluoseg[export]')"
         ) from None
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from fluoseg.export import export_run
-
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
     path = export_run(args.run, out, overwrite=args.overwrite, name=args.name)
     kind = "zip" if path.is_file() else "folder"
     print(f"wrote bioimage.io model package {path} ({kind})")

@@ -20,6 +20,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from fluoseg.errors import InputError
+from fluoseg.evaluation.pairing import find_pairs
+from fluoseg.io import atomic_write, read_image, read_mask
+
 HELP = "pair nuclei with Golgi in a mask TIFF and write nucleus→Golgi vectors (CSV)"
 
 
@@ -73,8 +77,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_voxel_size(text: str | None) -> tuple[float, float, float] | None:
     """Parse ``"Z,Y,X"`` µm into three positive floats (``None`` stays ``None``)."""
-    from fluoseg.errors import InputError
-
     if text is None:
         return None
     form = "expected three positive numbers Z,Y,X in µm, e.g. 1.0,0.3,0.3"
@@ -89,10 +91,6 @@ def parse_voxel_size(text: str | None) -> tuple[float, float, float] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fluoseg.errors import InputError
-    from fluoseg.evaluation.pairing import find_pairs
-    from fluoseg.io import atomic_write, read_image, read_mask
-
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise InputError(f"{out}: already exists (pass --overwrite to replace it)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from fluoseg.config import get_profile
+
 HELP = "print the settings of a profile (smoke, cpu, gpu, paper) as JSON"
 
 
@@ -18,7 +20,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fluoseg.config import get_profile
-
     print(json.dumps(get_profile(args.name).to_dict(), indent=2))
     return 0

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from fluoseg import CLASS_NAMES
 from fluoseg.errors import InputError
 
 COUNTS = ("tp", "fp", "fn", "tn")
@@ -110,8 +111,6 @@ def accuracy_score(pred: np.ndarray, truth: np.ndarray) -> float:
 
 
 def _class_names(n: int, class_names: Sequence[str] | None) -> list[str]:
-    from fluoseg import CLASS_NAMES
-
     if class_names is None:
         if n > len(CLASS_NAMES):
             return [f"class{i}" for i in range(n)]

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from skimage.measure import regionprops_table
 
 from fluoseg import CLASS_NAMES
 from fluoseg.errors import InputError
@@ -59,6 +58,8 @@ def object_table(
     ``bbox_z0, y0, x0`` (first voxel) to ``bbox_z1, y1, x1`` (one past the last).
     Without ``voxel_size`` the µm columns equal the voxel ones (1 µm voxels).
     """
+    from skimage.measure import regionprops_table
+
     lab = check_3d(labels, "labels")
     if lab.dtype.kind not in "iub":
         raise InputError(f"labels: expected an integer label image, got {lab.dtype}")
