@@ -10,7 +10,6 @@ and F1.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 
 def assign(cost: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -22,6 +21,8 @@ def assign(cost: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarra
     Returns:
         ``(rows, cols)`` of the assigned pairs, sorted by row.
     """
+    from scipy.optimize import linear_sum_assignment  # slow import: on first use
+
     cost = np.asarray(cost, dtype=np.float64)
     allowed = np.asarray(allowed, dtype=bool) & np.isfinite(cost)
     if cost.size == 0 or not allowed.any():
