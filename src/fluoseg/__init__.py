@@ -3,7 +3,8 @@
 The package behind the fluoseg course. Modules are imported lazily by the chapters:
 ``fluoseg.config`` (profiles and paths), ``fluoseg.io`` (TIFF in and out),
 ``fluoseg.preprocess``, ``fluoseg.patches``, ``fluoseg.inference``, ``fluoseg.metrics``,
-``fluoseg.data`` (simulator and dataset), ``fluoseg.models``, ``fluoseg.train``.
+``fluoseg.data`` (simulator and dataset), ``fluoseg.models``, ``fluoseg.training``,
+``fluoseg.run``.
 """
 
 import os as _os

@@ -51,7 +51,7 @@ from fluoseg.errors import InputError, require_tensorflow
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-    from fluoseg.train import Run
+    from fluoseg.run import Run
 
 BOOK_URL = "https://github.com/fluoseg/fluoseg"
 """The course's repository: the book, the package and its ``references.bib``
@@ -402,7 +402,7 @@ def export_run(
     """Write ``run`` as a bioimage.io model package (a folder, or a ``.zip`` file).
 
     Args:
-        run: a finished :class:`fluoseg.train.Run` or its folder.
+        run: a finished :class:`fluoseg.run.Run` or its folder.
         out: the package folder, or a path ending in ``.zip``.
         overwrite: replace an existing ``out``.
         test_input: (Z, Y, X, 2) or (1, Z, Y, X, 2) image for the test tensors, its
@@ -417,7 +417,7 @@ def export_run(
         InputError: an unfinished run, a model with fluoseg-only layers, a bad
             ``test_input``, an existing ``out`` without ``overwrite``.
     """
-    from fluoseg.train import Run
+    from fluoseg.run import Run
 
     run = run if isinstance(run, Run) else Run.load(run)
     dest = Path(out)

@@ -71,7 +71,7 @@ class _Config:
 
     # Fields added after runs were recorded, left out of ``to_dict`` while they hold
     # their default: a configuration that does not use them saves the same JSON, and
-    # so trains under the same run digest (``fluoseg.train.config_digest``), as before
+    # so trains under the same run digest (``fluoseg.run.config_digest``), as before
     # they existed (its runs are loaded, not retrained); ``from_dict`` restores the
     # default of a missing field.
     _OMIT_AT_DEFAULT: tuple[str, ...] = ()
@@ -293,7 +293,7 @@ class CycleGANConfig(_Config):
     ``patience`` counts epochs without improvement of ``val_selection_loss`` before the
     trainer stops; ``None`` turns early stopping off. The thesis stopped its CycleGAN on
     mode collapse only: ``paper`` has ``None``; the ``cpu`` trainer's patience equals
-    its epoch budget (``fluoseg.train``), so it never stops early either. Mode
+    its epoch budget (``fluoseg.training``), so it never stops early either. Mode
     collapse (``ModeCollapseMonitor``): after ``collapse_warmup`` epochs, an epoch is
     *collapsed* when G_S's outputs on a fixed probe batch of different images have a
     mean pairwise L1 below ``collapse_threshold`` or a foreground fraction of 0 or 1;
