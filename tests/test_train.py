@@ -159,7 +159,6 @@ def test_run_directory_holds_everything(trained: Run) -> None:
     # only the last epoch's checkpoint files are kept
     kept = sorted(f.name for f in (p / "checkpoint").iterdir())
     assert kept == [
-        f"optimizers-{EPOCHS:04d}.npz",
         "state.json",
         f"weights-{EPOCHS:04d}.weights.h5",
     ]

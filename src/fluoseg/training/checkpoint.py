@@ -2,8 +2,10 @@
 state under ``<run>/checkpoint/``, ``state.json``, and the logs beside them.
 
 After every epoch the trainer writes the weights of the whole model (GAN sub-models
-included), the state of every optimizer, then ``state.json`` (epoch, best monitored
-value, early-stopping counter, sampler position, history). Each file is written under
+included) and, in the same file, the state of every optimizer (Keras 3's
+``save_weights`` stores the optimizers that are attributes of the model), then
+``state.json`` (epoch, best monitored value, early-stopping counter, optimizer steps,
+sampler position, history). Each file is written under
 a temporary name and ``os.replace``-d; ``state.json`` goes last and names the weight
 files it belongs to, so a run killed at any instant (even ``kill -9``) resumes from
 its last finished epoch with no torn file.
@@ -17,8 +19,6 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from fluoseg.errors import InputError
 from fluoseg.io import atomic_write
@@ -62,25 +62,13 @@ def read_state(run_dir: Path) -> dict | None:
     return read_json(path) if path.is_file() else None
 
 
-def save_weights(ckpt: Path, model: Any, optimizers: Mapping[str, Any], epoch: int):  # noqa: ANN201
-    """Write epoch ``epoch``'s weights and optimizer variables into ``ckpt``;
-    returns the two file names ``(weights, optimizers)`` for ``state.json``."""
+def save_weights(ckpt: Path, model: Any, epoch: int) -> str:
+    """Write epoch ``epoch``'s weights (optimizer variables included) into ``ckpt``;
+    returns the file name for ``state.json``."""
     ckpt.mkdir(parents=True, exist_ok=True)
     weights = f"weights-{epoch:04d}.weights.h5"
-    optim = f"optimizers-{epoch:04d}.npz"
     save_atomic(ckpt / weights, model.save_weights, ".weights.h5")
-    arrays = {
-        f"{name}/{i:04d}": np.asarray(v.numpy())
-        for name, opt in optimizers.items()
-        for i, v in enumerate(opt.variables)
-    }
-
-    def _savez(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-
-    save_atomic(ckpt / optim, _savez, ".npz")
-    return weights, optim
+    return weights
 
 
 def write_state(ckpt: Path, state: dict) -> None:
@@ -89,7 +77,8 @@ def write_state(ckpt: Path, state: dict) -> None:
 
 
 def prune(ckpt: Path, keep: tuple[str, ...]) -> None:
-    """Delete older weight and optimizer files and stray temporaries of ``ckpt``."""
+    """Delete older weight files (and the optimizer files of older versions) and
+    stray temporaries of ``ckpt``."""
     for old in ckpt.iterdir():
         if old.name not in (*keep, STATE_FILE) and (
             old.name.startswith(("weights-", "optimizers-", "."))
@@ -101,23 +90,13 @@ def load_weights(
     ckpt: Path, model: Any, optimizers: Mapping[str, Any], state: dict
 ) -> None:
     """Load the weights and optimizer variables ``state`` names into ``model``
-    (whose variables and optimizer slots must already be built).
+    (whose variables and optimizer slots must already be built), then check that
+    each optimizer is at the step ``state`` recorded.
 
     Raises:
-        InputError: the saved optimizer state does not fit the model.
+        InputError: the restored optimizer state does not fit ``state``.
     """
     model.load_weights(str(ckpt / state["weights"]))
-    with np.load(ckpt / state["optimizers"]) as saved:
-        for name, opt in optimizers.items():
-            variables = list(opt.variables)
-            keys = sorted(k for k in saved.files if k.startswith(f"{name}/"))
-            if len(keys) != len(variables):
-                raise InputError(
-                    f"{ckpt}: optimizer {name} has {len(keys)} saved "
-                    f"variables, the model {len(variables)} (corrupt checkpoint?)"
-                )
-            for var, key in zip(variables, keys, strict=True):
-                var.assign(saved[key])
     for name, opt in optimizers.items():
         want = state.get("iterations", {}).get(name)
         if want is not None and int(opt.iterations.numpy()) != int(want):

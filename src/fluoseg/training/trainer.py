@@ -95,7 +95,7 @@ class Trainer:
 
     def save_epoch(self, epoch: int, logs: dict, seconds: float, early: Any) -> None:
         """Write the checkpoint of finished epoch ``epoch`` (1-based), state last."""
-        weights, optim = save_weights(self.ckpt, self.model, self.optimizers(), epoch)
+        weights = save_weights(self.ckpt, self.model, epoch)
         if early.improved:
             save_atomic(self.path / BEST_FILE, segmenter(self.model).save, ".keras")
         row = {"epoch": epoch}
@@ -113,7 +113,6 @@ class Trainer:
             "format": FORMAT_VERSION,
             "epoch": epoch,
             "weights": weights,
-            "optimizers": optim,
             "iterations": {
                 name: int(opt.iterations.numpy())
                 for name, opt in self.optimizers().items()
@@ -131,7 +130,7 @@ class Trainer:
         self._write_logs(history, seconds_list)
         write_state(self.ckpt, state)
         self.state = state
-        prune(self.ckpt, (weights, optim))
+        prune(self.ckpt, (weights,))
 
     def _write_logs(self, history: list[dict], seconds: list[float]) -> None:
         frame = history_frame(history)
