@@ -24,7 +24,7 @@ from fluoseg.models.registry import names, spec
 from fluoseg.run import CHECKPOINT_DIR, STATE_FILE, Run, read_json
 from fluoseg.sampling import Positions, _cut, fixed_mask_patches, fixed_origins
 from fluoseg.sampling import pad_to_at_least as pad
-from fluoseg.training.isolate import run_in_subprocess, should_isolate
+from fluoseg.training.isolate import call_isolated
 
 
 def cyclegan_epochs(history: pd.DataFrame, n_classes: int) -> pd.DataFrame:
@@ -156,16 +156,17 @@ def rendered_images(
     """Each CycleGAN run's G_I images of ``masks``
     (``render_images(cyclegan_from_run(run), masks)``), by the keys of ``runs``.
 
-    ``isolate`` (default as in ``fluoseg.training.trainer.train``: inside a Jupyter
-    kernel):
-    TensorFlow and the networks live in a child process, which sends back the images.
+    ``isolate`` (default as in ``fluoseg.training.trainer.train``: inside a
+    Jupyter kernel): TensorFlow and the networks live in a child process, which
+    sends back the images (``fluoseg.training.isolate.call_isolated``).
     """
-    if should_isolate(isolate):
-        kwargs = {"runs": {k: str(r.path) for k, r in runs.items()}, "masks": masks}
-        return run_in_subprocess(
-            "fluoseg.diagnostics", "_rendered_images", kwargs, True
-        )
-    return _rendered_images(runs, masks)
+    folders = {k: str(r.path) for k, r in runs.items()}
+    return call_isolated(
+        _rendered_images,
+        {"runs": runs, "masks": masks},
+        isolate,
+        {"runs": folders, "masks": masks},
+    )
 
 
 def _rendered_images(runs: dict[str, Any], masks: np.ndarray) -> dict[str, np.ndarray]:
@@ -182,15 +183,18 @@ def symptom_masks(
     """Each run's mask of ``image`` (``run.binarize(run.predict(image))``) and the
     :func:`hidden_share` of its probabilities, by the keys of ``runs``.
 
-    ``isolate`` (default as in ``fluoseg.training.trainer.train``: inside a Jupyter
-    kernel): the
-    networks and the probability volumes live in a child process, which sends back
-    the masks (uint8) and the shares, so that the kernel holds neither.
+    ``isolate`` (default as in ``fluoseg.training.trainer.train``: inside a
+    Jupyter kernel): the networks and the probability volumes live in a child
+    process, which sends back the masks (uint8) and the shares, so that the kernel
+    holds neither (``fluoseg.training.isolate.call_isolated``).
     """
-    if should_isolate(isolate):
-        kwargs = {"runs": {k: str(r.path) for k, r in runs.items()}, "image": image}
-        return run_in_subprocess("fluoseg.diagnostics", "_symptom_masks", kwargs, True)
-    return _symptom_masks(runs, image)
+    folders = {k: str(r.path) for k, r in runs.items()}
+    return call_isolated(
+        _symptom_masks,
+        {"runs": runs, "image": image},
+        isolate,
+        {"runs": folders, "image": image},
+    )
 
 
 def _symptom_masks(

@@ -14,6 +14,7 @@ import pickle
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +116,19 @@ def run_in_subprocess(
             return pickle.load(f)
     finally:
         Path(out_file).unlink(missing_ok=True)
+
+
+def call_isolated(
+    function: Callable[..., Any],
+    kwargs: dict[str, Any],
+    isolate: bool | None = None,
+    child_kwargs: dict[str, Any] | None = None,
+) -> Any:
+    """``function(**kwargs)`` here, or, when :func:`should_isolate` says so, in a
+    child process (:func:`run_in_subprocess`, which returns its picklable result)
+    with ``child_kwargs`` (default ``kwargs``): e.g. run folders instead of loaded
+    runs, so that the child loads them itself."""
+    if should_isolate(isolate):
+        args = kwargs if child_kwargs is None else child_kwargs
+        return run_in_subprocess(function.__module__, function.__name__, args, True)
+    return function(**kwargs)
