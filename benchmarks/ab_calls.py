@@ -2,7 +2,7 @@
 
 All variants run in ONE process, in alternating rounds (A, B, C, D, A, B, ...), so a
 change in the machine's load hits them alike; medians per variant are reported with
-their ratio to ``predict_on_batch`` (what ``fluoseg.train.Run.predict`` uses).
+their ratio to ``predict_on_batch`` (what ``fluoseg.run.Run.predict`` uses).
 
 - ``predict_on_batch``, ``call``, ``tf_function``, ``bf16``: see ``netutil``; each
   predicts one full batch of the profile's windows (U-Net).

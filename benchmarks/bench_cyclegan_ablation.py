@@ -3,7 +3,8 @@ crop (the training crop the trainer holds out), never on the test crops.
 
 Each variant is the unsupervised 2-class CycleGAN at ``--profile`` (default cpu, seed
 0) with some fields of its model configuration replaced
-(``fluoseg.train.train(config_overrides=...)``). Its G_S segments the validation crop;
+(``fluoseg.training.trainer.train(config_overrides=...)``). Its G_S segments the
+validation crop;
 Dice, precision and recall against that crop's annotator masks (read only to score)
 are reported with the thesis's fixed 0.5 threshold and with the synthetic masks'
 foreground share (``fluoseg.inference.threshold_by_share``).
@@ -70,7 +71,8 @@ def run_variant(name: str, profile: str, seed: int, out: Path) -> dict:
     from fluoseg.evaluation.metrics import evaluate
     from fluoseg.inference import threshold_by_share
     from fluoseg.sampling import split_crops
-    from fluoseg.train import _mask_share, train
+    from fluoseg.training.data import mask_share
+    from fluoseg.training.trainer import train
 
     spec = VARIANTS[name]
     t0 = time.perf_counter()
@@ -82,7 +84,7 @@ def run_variant(name: str, profile: str, seed: int, out: Path) -> dict:
     _, (val_i,) = split_crops([c.name for c in crops])
     val = crops[val_i]
     probs = run.predict(val.image)
-    share = run.mask_share or _mask_share(
+    share = run.mask_share or mask_share(
         Path(run.config["data_dir"]), run.profile, 2, True, "annotator"
     )
     row: dict = {"name": name, "changes": spec, "epochs": len(run.history)}

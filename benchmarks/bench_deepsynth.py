@@ -51,7 +51,7 @@ def run_seed(profile: str, seed: int, cyclegan_run: str | None, progress: bool) 
     from fluoseg import results
     from fluoseg.config import dataset_dir, runs_root
     from fluoseg.deepsynth import run_deepsynth
-    from fluoseg.train import Run
+    from fluoseg.run import Run
 
     runs = runs_root() / profile
     before = {p.name for p in runs.iterdir()} if runs.is_dir() else set()

@@ -1,6 +1,7 @@
 """Dice vs compute: the unsupervised 2-class CycleGAN after 5 to 300 epochs of training.
 
-One training of the cpu recipe (``fluoseg.train.train``, unsupervised, 2 classes, one
+One training of the cpu recipe (``fluoseg.training.trainer.train``, unsupervised, 2
+classes, one
 seed) runs to the last budget. Budgets are **epochs** (32 steps each at cpu): 5, 15,
 50, 150 and 300, i.e. about 1, 3, 10, 30 and 60 minutes at 12 s per epoch (a shared
 2-core machine; the fastest recorded epoch, on an idle Xeon with AMX, took 6 s, which
@@ -140,7 +141,7 @@ def score(run_dir: Path, records: list[dict], profile: str, data_dir: Path) -> N
 
     import fluoseg.models  # noqa: F401  (registers the custom layers)
     from fluoseg.results import score_test_crops
-    from fluoseg.train import Run
+    from fluoseg.run import Run
 
     run = Run.load(run_dir)
     for rec in records:
@@ -184,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     from fluoseg.config import dataset_dir, get_profile
-    from fluoseg.train import train
+    from fluoseg.training.trainer import train
 
     prof = get_profile(args.profile)
     data_dir = args.data or dataset_dir(prof)

@@ -6,7 +6,7 @@ times, ``ours / monai`` (goal <= 1.0).
 
 - Ours: the profile's U-Net (``fluoseg.models``), ``fluoseg.inference.predict_volume``
   with Gaussian blending, the profile's window, overlap and batch, called through
-  ``model.predict_on_batch`` as ``fluoseg.train.Run.predict`` does.
+  ``model.predict_on_batch`` as ``fluoseg.run.Run.predict`` does.
 - MONAI: a PyTorch module with exactly the same layers (Conv3d k3 'same' + BatchNorm +
   ReLU per block, MaxPool3d, ConvTranspose3d k2 s2, skip concatenation, 1x1x1 sigmoid
   head), **with our network's weights copied in**, and

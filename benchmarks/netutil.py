@@ -4,7 +4,7 @@ Untrained networks are used: their speed does not depend on their weights.
 
 Prediction-function variants (what ``predict_volume`` calls per batch of windows):
 
-- ``predict_on_batch``: ``model.predict_on_batch`` (what ``fluoseg.train.Run.predict``
+- ``predict_on_batch``: ``model.predict_on_batch`` (what ``fluoseg.run.Run.predict``
   passes today);
 - ``call``: an eager ``model(x, training=False)``;
 - ``tf_function``: one ``tf.function`` traced once for the fixed shape

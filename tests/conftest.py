@@ -37,7 +37,7 @@ def smoke_unet_run(tmp_path_factory: pytest.TempPathFactory):
     """One finished smoke-profile 2-class U-Net run (1 epoch), trained once per session
     on the smoke dataset generated in a temporary folder."""
     from fluoseg.data.dataset import generate_dataset
-    from fluoseg.train import train
+    from fluoseg.training.trainer import train
 
     root = tmp_path_factory.mktemp("smoke_run")
     data = root / "data"

@@ -190,7 +190,7 @@ def test_evaluate_accepts_awkward_but_valid_file(corpus, name):
 def smoke_run(tmp_path_factory) -> Path:
     """A 2-class U-Net trained for one epoch on the smoke dataset (~20 s)."""
     from fluoseg.data.dataset import generate_dataset
-    from fluoseg.train import train
+    from fluoseg.training.trainer import train
 
     root = tmp_path_factory.mktemp("smoke_run")
     data = generate_dataset(root / "data", "smoke").folder

@@ -22,13 +22,13 @@ from fluoseg.models import (
     segmenter,
 )
 from fluoseg.models.blocks import build_resnet_generator
-from fluoseg.models.cyclegan import (
+from fluoseg.models.cyclegan import match_channels
+from fluoseg.models.cyclegan_callbacks import (
     LinearDecay,
     ModeCollapseMonitor,
     SelectionScore,
     collapse_statistics,
     decay_factor,
-    match_channels,
     selection_score,
     synthetic_probe,
 )

@@ -15,7 +15,7 @@ from fluoseg.errors import InputError
 @pytest.fixture(scope="module")
 def cyclegan_run(tmp_path_factory: pytest.TempPathFactory, smoke_unet_run):
     """A finished smoke unsupervised CycleGAN (1 epoch) on the session's smoke data."""
-    from fluoseg.train import train
+    from fluoseg.training.trainer import train
 
     return train("cyclegan", 2, profile="smoke", unsupervised=True, epochs=1,
                  data_dir=smoke_unet_run.config["data_dir"],
@@ -120,7 +120,7 @@ def test_run_deepsynth_trains_the_unet_on_renders_and_saves_the_result(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smoke_unet_run
 ) -> None:
     from fluoseg import deepsynth, results
-    from fluoseg.train import Run
+    from fluoseg.run import Run
 
     monkeypatch.setenv("FLUOSEG_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("FLUOSEG_DATA", str(tmp_path / "data"))

@@ -12,15 +12,15 @@ from fluoseg.config import get_profile
 from fluoseg.deviations import deviations, summary, thesis_settings
 from fluoseg.errors import InputError
 from fluoseg.models import model_config
-from fluoseg.train import _run_config
 from fluoseg.training.plan import train_config
+from fluoseg.training.trainer import run_config
 
 
 def _config(profile: str, model="cyclegan", unsup=False, **model_changes) -> dict:
     prof = get_profile(profile)
     mcfg = dataclasses.replace(model_config(model, prof, 2), **model_changes)
     tc = train_config(model, prof)
-    cfg = _run_config(model, 2, prof, False, unsup, 0, ".", "annotator", tc, mcfg)
+    cfg = run_config(model, 2, prof, False, unsup, 0, ".", "annotator", tc, mcfg)
     return json.loads(json.dumps(cfg))  # as read back from config.json
 
 

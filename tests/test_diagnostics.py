@@ -80,7 +80,7 @@ def test_cyclegan_from_run_renders_with_the_checkpointed_generator(
     tmp_path_factory: pytest.TempPathFactory, smoke_unet_run
 ) -> None:
     from fluoseg.diagnostics import cyclegan_from_run, render_images, rendered_images
-    from fluoseg.train import train
+    from fluoseg.training.trainer import train
 
     data = smoke_unet_run.config["data_dir"]
     run = train("cyclegan", 2, profile="smoke", unsupervised=True, epochs=1,

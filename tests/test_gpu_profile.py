@@ -76,7 +76,7 @@ def test_gpu_models_train_one_step_at_smoke_size(
 ) -> None:
     """The gpu architectures (full width and depth) on 16^3 patches of the smoke data,
     one step of one epoch: the profile runs end to end on a CPU."""
-    import fluoseg.train as T
+    import fluoseg.training.trainer as T
 
     small = dataclasses.replace(
         get_profile("gpu"),

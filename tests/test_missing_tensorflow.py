@@ -38,7 +38,8 @@ def test_require_tensorflow_names_the_extra(monkeypatch) -> None:
 @pytest.mark.slow
 def test_without_tensorflow_configs_import_and_models_fail_clearly() -> None:
     ok = _run(
-        "import fluoseg.train, fluoseg.evaluation.metrics, fluoseg.notebook\n"
+        "import fluoseg.run, fluoseg.training.trainer\n"
+        "import fluoseg.evaluation.metrics, fluoseg.notebook\n"
         "from fluoseg.models import model_config\n"
         "print(model_config('unet', 'smoke', 2).patch_shape)"
     )

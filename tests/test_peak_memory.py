@@ -240,18 +240,18 @@ def test_the_book_build_sets_the_variables(monkeypatch) -> None:
 
 
 def test_isolation_default(monkeypatch) -> None:
-    import fluoseg.train as T
+    import fluoseg.training.isolate as T
 
     monkeypatch.delenv(T.TRAIN_SUBPROCESS_ENV, raising=False)
-    assert T._isolate(True) and not T._isolate(False)
-    assert not T.in_jupyter_kernel() and not T._isolate(None)  # pytest
+    assert T.should_isolate(True) and not T.should_isolate(False)
+    assert not T.in_jupyter_kernel() and not T.should_isolate(None)  # pytest
     monkeypatch.setattr(T, "in_jupyter_kernel", lambda: True)
-    assert T._isolate(None)  # inside a Jupyter kernel
+    assert T.should_isolate(None)  # inside a Jupyter kernel
     monkeypatch.setenv(T.TRAIN_SUBPROCESS_ENV, "0")
-    assert not T._isolate(None)
+    assert not T.should_isolate(None)
     monkeypatch.setattr(T, "in_jupyter_kernel", lambda: False)
     monkeypatch.setenv(T.TRAIN_SUBPROCESS_ENV, "1")
-    assert T._isolate(None)
+    assert T.should_isolate(None)
 
 
 @pytest.mark.slow
@@ -282,7 +282,7 @@ def test_ensure_result_in_a_child_process(tmp_path: Path, monkeypatch) -> None:
 def test_isolated_training_happens_in_a_child_process(
     tmp_path: Path, monkeypatch
 ) -> None:
-    import fluoseg.train as T
+    import fluoseg.training.trainer as T
 
     def no_fit_here(*a, **k):
         raise AssertionError("trained in this process")

@@ -58,7 +58,7 @@ def dataset_outputs(folder: Path) -> dict[str, Any]:
 def run_outputs(data: Path, runs: Path) -> dict[str, Any]:
     """Average test metrics per class of each pinned smoke training."""
     from fluoseg.evaluation.evaluate import evaluate_on_test
-    from fluoseg.train import train
+    from fluoseg.training.trainer import train
 
     out: dict[str, Any] = {}
     for model, n_classes, unsupervised, epochs in RUNS:

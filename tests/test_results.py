@@ -407,7 +407,7 @@ def test_ensure_result_reuses_a_current_result_and_recomputes_a_stale_one(
 def test_thesis_recipe_differs_from_the_cpu_recipe_only_where_it_says() -> None:
     from fluoseg.models import model_config
     from fluoseg.results import THESIS_RECIPE
-    from fluoseg.train import with_overrides
+    from fluoseg.training.trainer import with_overrides
 
     cpu = model_config("cyclegan", "cpu", 2)
     kwargs = THESIS_RECIPE.train_kwargs()

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fluoseg.train import Run, train
+from fluoseg.run import Run
+from fluoseg.training.trainer import train
 
 TESTS = Path(__file__).resolve().parent
 EPOCHS = 5

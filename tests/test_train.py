@@ -1,4 +1,4 @@
-"""Tests of fluoseg.train: run directories, loading a finished run, prediction.
+"""Tests of fluoseg.training.trainer and fluoseg.run: run folders, loading, prediction.
 
 One tiny smoke-profile U-Net is trained once for the module (a few seconds) on a tiny
 dataset written with fluoseg.io; the tests then inspect and reuse it.
@@ -15,8 +15,9 @@ import pytest
 
 from fluoseg.errors import InputError
 from fluoseg.evaluation.evaluate import evaluate_on_test
-from fluoseg.train import Run, run_name, train
+from fluoseg.run import Run, run_name
 from fluoseg.training.plan import TrainConfig, train_config
+from fluoseg.training.trainer import train
 
 EPOCHS = 3
 
@@ -158,7 +159,6 @@ def test_run_directory_holds_everything(trained: Run) -> None:
     # only the last epoch's checkpoint files are kept
     kept = sorted(f.name for f in (p / "checkpoint").iterdir())
     assert kept == [
-        f"optimizers-{EPOCHS:04d}.npz",
         "state.json",
         f"weights-{EPOCHS:04d}.weights.h5",
     ]
@@ -277,13 +277,12 @@ def test_train_config_per_profile() -> None:
 def test_patience_none_never_stops_but_tracks_the_best_epoch() -> None:
     import dataclasses
 
-    from fluoseg.train import _callbacks_module
+    from fluoseg.training.callbacks import ResumableEarlyStopping as EarlyStop
     from fluoseg.training.plan import stopping_patience
 
     paper = train_config("cyclegan", "paper")
     assert stopping_patience(paper) > paper.epochs
     assert stopping_patience(train_config("cyclegan", "cpu")) == 30
-    _, _, EarlyStop, _ = _callbacks_module()
 
     class Model:
         stop_training = False
@@ -330,13 +329,14 @@ def test_run_name_and_bad_arguments(tmp_path: Path) -> None:
 def test_config_digest_names_a_configuration_not_its_data_folder() -> None:
     from fluoseg.config import get_profile
     from fluoseg.models import model_config
-    from fluoseg.train import _run_config, config_digest
+    from fluoseg.run import config_digest
     from fluoseg.training.plan import train_config
+    from fluoseg.training.trainer import run_config
 
     prof = get_profile("smoke")
 
     def cfg(epochs: int | None, data: str) -> dict:
-        return _run_config(
+        return run_config(
             "unet", 2, prof, False, False, 0, Path(data), "annotator",
             train_config("unet", prof, epochs), model_config("unet", prof, 2),
         )
@@ -354,15 +354,15 @@ def test_share_rule_run_config_and_segment(trained: Run, data_dir: Path) -> None
     from fluoseg.data.dataset import load_synthetic_masks
     from fluoseg.inference import threshold_by_share
     from fluoseg.models import model_config
-    from fluoseg.train import _run_config
     from fluoseg.training.plan import TrainConfig
+    from fluoseg.training.trainer import run_config
 
     prof = get_profile("smoke")
     tc = TrainConfig(1, 1, 1, 1, False, 2)
     cfg = dataclasses.replace(
         model_config("cyclegan", prof, 2), threshold_rule="mask_share"
     )
-    run_cfg = _run_config(
+    run_cfg = run_config(
         "cyclegan", 2, prof, False, True, 0, data_dir, "annotator", tc, cfg
     )
     masks = load_synthetic_masks(data_dir=data_dir, n_classes=2)
@@ -371,7 +371,7 @@ def test_share_rule_run_config_and_segment(trained: Run, data_dir: Path) -> None
         for c in range(2)
     ]
     np.testing.assert_allclose(run_cfg["mask_share"], expected, rtol=1e-5)
-    plain = _run_config(
+    plain = run_config(
         "cyclegan", 2, prof, False, True, 0, data_dir, "annotator", tc,
         model_config("cyclegan", prof, 2),
     )  # fmt: skip
@@ -396,7 +396,7 @@ def test_overrides_patience_and_callbacks_reach_the_run(
 ) -> None:
     import keras
 
-    from fluoseg.train import with_overrides
+    from fluoseg.training.trainer import with_overrides
 
     seen: list[int] = []
 

@@ -15,13 +15,9 @@ from fluoseg.coded import CodedImage
 from fluoseg.config import get_profile
 from fluoseg.models import model_config
 from fluoseg.sampling import Positions, mask_positions
-from fluoseg.train import (
-    _load_data,
-    _proposal_masks,
-    _run_config,
-    _training_arrays,
-)
+from fluoseg.training.data import load_data, proposal_masks, training_arrays
 from fluoseg.training.plan import train_config
+from fluoseg.training.trainer import run_config
 
 CONFIGS = [
     ("unet", 2, False),
@@ -45,11 +41,11 @@ def _cfg(model: str, n: int, unsup: bool, data: Path, raw: bool = False) -> dict
     prof = get_profile("smoke")
     tc = train_config(model, prof, 1)
     mcfg = model_config(model, prof, n)
-    return _run_config(model, n, prof, raw, unsup, 0, data, "annotator", tc, mcfg)
+    return run_config(model, n, prof, raw, unsup, 0, data, "annotator", tc, mcfg)
 
 
 def _all_at_once(cfg: dict, data: Path) -> tuple[list, list, list]:
-    """The arrays as ``_load_data`` built them before streaming: every crop loaded,
+    """The arrays as ``load_data`` built them before streaming: every crop loaded,
     then every image pre-processed."""
     from fluoseg.data.dataset import load_split
     from fluoseg.sampling import preprocess_image
@@ -59,7 +55,7 @@ def _all_at_once(cfg: dict, data: Path) -> tuple[list, list, list]:
     clip = bool(cfg["model_config"].get("stretch_clip", True))
     images = [preprocess_image(c.image, cfg["raw"], clip) for c in crops]
     if cfg["model"] == "cyclegan" and cfg["unsupervised"]:
-        masks = [_proposal_masks(im, n) for im in images]
+        masks = [proposal_masks(im, n) for im in images]
     else:
         masks = [np.asarray(c.mask, dtype=np.uint8) for c in crops]
     return [c.name for c in crops], images, masks
@@ -71,7 +67,7 @@ def test_training_arrays_equal_the_all_at_once_loading(
     smoke_data: Path, model: str, n: int, unsup: bool, raw: bool
 ) -> None:
     cfg = _cfg(model, n, unsup, smoke_data, raw)
-    names, images, masks = _training_arrays(cfg, get_profile("smoke"), smoke_data)
+    names, images, masks = training_arrays(cfg, get_profile("smoke"), smoke_data)
     ref_names, ref_images, ref_masks = _all_at_once(cfg, smoke_data)
     assert names == ref_names
     if unsup:  # only where the proposals lie is kept, not the masks
@@ -102,19 +98,19 @@ def test_unsupervised_cyclegan_batches_equal_those_of_full_proposal_masks(
     arrays it drew from the full proposal masks, bit for bit."""
     import dataclasses
 
-    import fluoseg.train as T
+    import fluoseg.training.data as T
 
     prof = get_profile("smoke")
     cfg = _cfg("cyclegan", n, True, smoke_data)
     tc = dataclasses.replace(
         train_config("cyclegan", prof, 1), sampling=sampling, balance_classes=balance
     )
-    lean, lean_val, lean_steps = _load_data(cfg, prof, smoke_data, tc, 3)
+    lean, lean_val, lean_steps = load_data(cfg, prof, smoke_data, tc, 3)
     assert all(
-        isinstance(m, Positions) for m in T._training_arrays(cfg, prof, smoke_data)[2]
+        isinstance(m, Positions) for m in T.training_arrays(cfg, prof, smoke_data)[2]
     )
-    monkeypatch.setattr(T, "_training_arrays", lambda c, p, d: _all_at_once(c, d))
-    full, full_val, full_steps = _load_data(cfg, prof, smoke_data, tc, 3)
+    monkeypatch.setattr(T, "training_arrays", lambda c, p, d: _all_at_once(c, d))
+    full, full_val, full_steps = load_data(cfg, prof, smoke_data, tc, 3)
     assert lean_steps == full_steps and len(lean) == len(full)
     for a, b in zip(lean_val, full_val, strict=True):
         assert a.tobytes() == b.tobytes()
@@ -129,15 +125,15 @@ def test_batches_equal_those_of_float32_images(
 ) -> None:
     """Coded images (and proposal positions) give the batches and validation arrays
     of the float32 images (and full masks), bit for bit."""
-    import fluoseg.train as T
+    import fluoseg.training.data as T
 
     prof = get_profile("smoke")
     cfg = _cfg(model, n, unsup, smoke_data)
     tc = train_config(model, prof, 1)
-    lean, lean_val, _ = _load_data(cfg, prof, smoke_data, tc, 1)
+    lean, lean_val, _ = load_data(cfg, prof, smoke_data, tc, 1)
     assert all(isinstance(v.image, CodedImage) for v in lean.volumes)
-    monkeypatch.setattr(T, "_training_arrays", lambda c, p, d: _all_at_once(c, d))
-    full, full_val, _ = _load_data(cfg, prof, smoke_data, tc, 1)
+    monkeypatch.setattr(T, "training_arrays", lambda c, p, d: _all_at_once(c, d))
+    full, full_val, _ = load_data(cfg, prof, smoke_data, tc, 1)
     assert all(isinstance(v.image, np.ndarray) for v in full.volumes)
     for a, b in zip(lean_val, full_val, strict=True):
         assert a.tobytes() == b.tobytes()
@@ -169,7 +165,7 @@ def test_at_most_one_raw_image_is_alive(
     smoke_data: Path, model: str, n: int, unsup: bool, monkeypatch
 ) -> None:
     """Each raw image is freed before the next crop is read, and none outlives
-    ``_load_data``."""
+    ``load_data``."""
     from fluoseg import io
 
     read_image = io.read_image
@@ -189,7 +185,7 @@ def test_at_most_one_raw_image_is_alive(
     prof = get_profile("smoke")
     cfg = _cfg(model, n, unsup, smoke_data)
     tc = train_config(model, prof, 1)
-    sampler, val, _ = _load_data(cfg, prof, smoke_data, tc, 0)
+    sampler, val, _ = load_data(cfg, prof, smoke_data, tc, 0)
     assert len(raw) >= 2 and alive() == 0
     images = [v.image for v in sampler.volumes]
     assert all(im.dtype == np.float32 for im in images)

@@ -113,7 +113,8 @@ def baseline_experiment(
     its annotator masks, then every test crop is segmented and scored as the models
     are.
 
-    Inside a Jupyter kernel (as ``fluoseg.train.train``'s ``isolate``) a missing result
+    Inside a Jupyter kernel (as ``fluoseg.training.trainer.train``'s ``isolate``) a
+    missing result
     is computed in a child process: it reads every training crop (over 1 GiB at cpu)
     and imports TensorFlow to describe the hardware, which the kernel then keeps.
     """
@@ -121,9 +122,9 @@ def baseline_experiment(
     from fluoseg.data.dataset import load_split
     from fluoseg.hardware import describe
     from fluoseg.sampling import split_crops
-    from fluoseg.train import _isolate, run_in_subprocess
+    from fluoseg.training.isolate import run_in_subprocess, should_isolate
 
-    if results.load_result(BASELINE_RESULT, profile) is None and _isolate(None):
+    if results.load_result(BASELINE_RESULT, profile) is None and should_isolate(None):
         kwargs = {"profile": profile, "data_dir": data_dir, "methods": tuple(methods)}
         kwargs["sigma"] = sigma
         run_in_subprocess("fluoseg.baseline", "baseline_experiment", kwargs)

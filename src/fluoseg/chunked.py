@@ -39,6 +39,7 @@ from fluoseg.inference import (
     window_starts,
     window_weights,
 )
+from fluoseg.run import Run
 
 SAMPLE_VOXELS = 2**24
 """Voxels per channel that :func:`percentiles` samples from float data."""
@@ -284,8 +285,6 @@ def stretch(
 
 @lru_cache(maxsize=2)
 def _network(run_path: str, precision: str) -> Any:
-    from fluoseg.train import Run
-
     return Run.load(run_path).network(precision)
 
 

@@ -13,6 +13,7 @@ G_I works in the CycleGAN's image domain, the percentile stretch clipped to [0, 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -23,9 +24,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
 
+from fluoseg import io, results
 from fluoseg.config import Profile, dataset_dir, get_profile, runs_root
+from fluoseg.data.dataset import _file_entries, _write_manifest, read_manifest
+from fluoseg.diagnostics import cyclegan_from_run
 from fluoseg.errors import InputError
+from fluoseg.inference import predict_padded
+from fluoseg.models import model_config
+from fluoseg.models.registry import names, spec
+from fluoseg.run import Run
+from fluoseg.sampling import split_crops
+from fluoseg.training.isolate import run_in_subprocess, should_isolate
+from fluoseg.training.plan import train_config
+from fluoseg.training.trainer import train, with_overrides
 
 GENERATOR = "fluoseg.deepsynth"
 RESULT = "deepsynth-2class"
@@ -43,13 +57,11 @@ def _json(path: Path) -> Any:
 
 
 def _cyclegan_run(run: Any) -> Any:
-    """``run`` (a ``fluoseg.train.Run`` or its folder), checked to be a finished
+    """``run`` (a ``fluoseg.run.Run`` or its folder), checked to be a finished
     unsupervised CycleGAN."""
-    from fluoseg.train import Run
-
     run = run if isinstance(run, Run) else Run.load(run)
     model, unsup = run.config.get("model"), bool(run.config.get("unsupervised"))
-    if model != "cyclegan" or not unsup:
+    if model not in names() or not spec(model).unsupervised or not unsup:
         raise InputError(
             f"{run.path}: a {model} run (unsupervised={unsup}); expected an "
             "unsupervised CycleGAN run"
@@ -69,25 +81,21 @@ def _source(run: Any) -> dict[str, Any]:
 def render_volume(run: Any, model: Any, mask: np.ndarray) -> np.ndarray:
     """G_I's image (Z, Y, X, 2) in [0, 1] for a mask (Z, Y, X, n) {0, 1}, sliding the
     run's inference window over the whole volume (Gaussian blending)."""
-    from fluoseg.inference import predict_volume
-    from fluoseg.sampling import pad_to_at_least
 
     def fn(batch: np.ndarray) -> np.ndarray:  # [-1, 1] in and out of G_I
         out = model.g_i.predict_on_batch(2.0 * batch - 1.0)
         return (np.asarray(out, np.float32) + 1.0) * 0.5
 
-    prof, (z, y, x) = run.profile, mask.shape[:3]
+    prof = run.profile
     window = tuple(prof.inference_patch_shape)
-    padded = pad_to_at_least(np.asarray(mask, np.float32), window)
-    out = predict_volume(fn, padded, window, overlap=prof.inference_overlap,
+    out = predict_padded(fn, np.asarray(mask, np.float32), window,
+                         overlap=prof.inference_overlap,
                          batch_size=prof.inference_batch,
                          blending="gaussian")  # fmt: skip
-    return np.clip(out[:z, :y, :x], 0.0, 1.0)
+    return np.clip(out, 0.0, 1.0)
 
 
 def _check_out(out: Path, data: Path, overwrite: bool) -> None:
-    from fluoseg.data.dataset import read_manifest
-
     if out.resolve() == data.resolve():
         raise InputError(f"{out}: the output folder is the source dataset")
     if not out.exists() or (out.is_dir() and not any(out.iterdir())):
@@ -122,12 +130,6 @@ def render_dataset(
             synthetic masks (or without a manifest), ``out_dir`` existing (without
             ``overwrite``, or not a rendered dataset).
     """
-    from tqdm.auto import tqdm
-
-    from fluoseg import io
-    from fluoseg.data.dataset import _file_entries, _write_manifest, read_manifest
-    from fluoseg.diagnostics import cyclegan_from_run
-
     run = _cyclegan_run(cyclegan_run)
     data, out = Path(data_dir), Path(out_dir)
     manifest = read_manifest(data) or {}
@@ -182,8 +184,6 @@ def render_dataset(
 
 def _rendered_for(out: Path, run: Any) -> bool:
     """Whether ``out`` is a complete rendering by ``run``'s current G_I."""
-    from fluoseg.data.dataset import read_manifest
-
     m = read_manifest(out) or {}
     return m.get("generator") == GENERATOR and m.get("cyclegan") == _source(run)
 
@@ -191,8 +191,6 @@ def _rendered_for(out: Path, run: Any) -> bool:
 def _cyclegan_result(prof: Profile, seed: int, progress: bool) -> Any:
     """The saved result of the unsupervised 2-class CycleGAN of ``seed``, trained
     and scored first when missing or stale (``fluoseg.results.ensure_result``)."""
-    from fluoseg import results
-
     name = "cyclegan-2class-unsup" + (f"-seed{seed}" if seed else "")
     if name in results.experiments():
         return results.ensure_result(name, prof, progress=progress, isolate=False)
@@ -216,14 +214,6 @@ def run_deepsynth(
     ``fluoseg.results.Evaluation`` (``timings`` add ``render_seconds`` and
     ``cyclegan_train_seconds``; ``extra`` the validation crop and score).
     ``cyclegan_run``: render with this finished run instead."""
-    import dataclasses
-
-    from fluoseg import results
-    from fluoseg.models import model_config
-    from fluoseg.sampling import split_crops
-    from fluoseg.train import train, with_overrides
-    from fluoseg.training.plan import train_config
-
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     seed = int(seed)
     cg_name = None
@@ -283,15 +273,12 @@ def ensure_deepsynth(
     """The saved ``fluoseg.results.Result`` of :func:`run_deepsynth`, computed if
     missing or stale (as ``fluoseg.results.ensure_result``; ``isolate``: in a child
     process, by default inside a Jupyter kernel)."""
-    from fluoseg import results
-    from fluoseg.train import _isolate, run_in_subprocess
-
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     name = result_name(seed)
     found = results.load_result(name, prof)
     if found is not None and results._is_current(found) and _still_rendered(found):
         return found
-    if not _isolate(isolate):
+    if not should_isolate(isolate):
         return run_deepsynth(prof, seed, progress=progress).result
     kwargs = {"profile": prof, "seed": int(seed), "progress": progress}
     run_in_subprocess("fluoseg.deepsynth", "run_deepsynth", kwargs)
@@ -307,8 +294,6 @@ def recorded_table(record: dict, metric: str = "dice") -> Any:
     ``<class> mean``, ``<class> sd`` and ``seeds``, and the DeepSynth U-Net's mean
     validation Dice on its rendered crop. Rows without a recorded CycleGAN score are
     left out of the CycleGAN row."""
-    import pandas as pd
-
     rows = record.get("rows") or []
     if not rows:
         raise InputError("a DeepSynth record without rows: expected the JSON that "

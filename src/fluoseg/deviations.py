@@ -2,7 +2,8 @@
 
 The thesis's settings are the ``paper`` profile's (``fluoseg.config`` and
 ``fluoseg.models.model_config(name, "paper", n)``, its training loop
-``fluoseg.train.train_config(name, "paper")``). :func:`deviations` compares a run's
+``fluoseg.training.plan.train_config(name, "paper")``). :func:`deviations` compares a
+run's
 ``config.json`` with them field by field, so an experiment page shows every deviation
 beside the result it produced without typing any of it. Rules of the training loop
 that are not a single setting (where patches are centred, which epoch is kept, how

@@ -11,6 +11,7 @@ cycle Dice), or a discriminator that wins outright (accuracy near 1).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,12 @@ import pandas as pd
 
 from fluoseg import CLASS_NAMES
 from fluoseg.errors import InputError
+from fluoseg.models import build_model
+from fluoseg.models.registry import names, spec
+from fluoseg.run import CHECKPOINT_DIR, STATE_FILE, Run, read_json
+from fluoseg.sampling import Positions, _cut, fixed_mask_patches, fixed_origins
+from fluoseg.sampling import pad_to_at_least as pad
+from fluoseg.training.isolate import call_isolated
 
 
 def cyclegan_epochs(history: pd.DataFrame, n_classes: int) -> pd.DataFrame:
@@ -70,8 +77,6 @@ def domain_shares(
     one row per patch and class: ``domain``, ``class``, ``share``. The image values are
     not read (only their shapes are checked): ``images=None`` skips that check.
     """
-    from fluoseg.sampling import Positions, _cut, fixed_mask_patches, fixed_origins
-    from fluoseg.sampling import pad_to_at_least as pad
 
     def shape3(x: Any) -> tuple[int, ...]:  # as padded to the patch (as Positions)
         if isinstance(x, Positions):
@@ -113,27 +118,25 @@ def domain_shares(
     return pd.DataFrame(rows)
 
 
-def cyclegan_from_run(run: object) -> object:
+def cyclegan_from_run(run: Run) -> object:
     """The whole CycleGAN (G_S, G_I, D_S, D_I) of a run at its last checkpoint, to
     look at what G_I renders (``segmenter.keras`` holds only G_S).
 
     Raises:
-        InputError: not a CycleGAN run, or a run without a checkpoint.
+        InputError: not a CycleGAN run (an unpaired model, with a G_I), or a run
+            without a checkpoint.
     """
-    import json
-
-    from fluoseg.models import build_model
-    from fluoseg.models.configs.cyclegan import CycleGANConfig
-
     config = getattr(run, "config", {})
-    if config.get("model") != "cyclegan":
+    name = config.get("model")
+    if name not in names() or not spec(name).unpaired:
         raise InputError(f"{getattr(run, 'path', run)} is not a CycleGAN run")
-    ckpt = run.path / "checkpoint"  # type: ignore[attr-defined]
-    state_file = ckpt / "state.json"
+    ckpt = run.path / CHECKPOINT_DIR
+    state_file = ckpt / STATE_FILE
     if not state_file.is_file():
-        raise InputError(f"{run.path}: no checkpoint to load G_I from")  # type: ignore[attr-defined]
-    state = json.loads(state_file.read_text())
-    model = build_model("cyclegan", CycleGANConfig.from_dict(config["model_config"]))
+        raise InputError(f"{run.path}: no checkpoint to load G_I from")
+    state = read_json(state_file)
+    model_config = spec(name).config.from_dict(config["model_config"])
+    model = build_model(name, model_config)
     model.load_weights(str(ckpt / state["weights"]))
     return model
 
@@ -153,22 +156,20 @@ def rendered_images(
     """Each CycleGAN run's G_I images of ``masks``
     (``render_images(cyclegan_from_run(run), masks)``), by the keys of ``runs``.
 
-    ``isolate`` (default as in ``fluoseg.train.train``: inside a Jupyter kernel):
-    TensorFlow and the networks live in a child process, which sends back the images.
+    ``isolate`` (default as in ``fluoseg.training.trainer.train``: inside a
+    Jupyter kernel): TensorFlow and the networks live in a child process, which
+    sends back the images (``fluoseg.training.isolate.call_isolated``).
     """
-    from fluoseg.train import _isolate, run_in_subprocess
-
-    if _isolate(isolate):
-        kwargs = {"runs": {k: str(r.path) for k, r in runs.items()}, "masks": masks}
-        return run_in_subprocess(
-            "fluoseg.diagnostics", "_rendered_images", kwargs, True
-        )
-    return _rendered_images(runs, masks)
+    folders = {k: str(r.path) for k, r in runs.items()}
+    return call_isolated(
+        _rendered_images,
+        {"runs": runs, "masks": masks},
+        isolate,
+        {"runs": folders, "masks": masks},
+    )
 
 
 def _rendered_images(runs: dict[str, Any], masks: np.ndarray) -> dict[str, np.ndarray]:
-    from fluoseg.train import Run
-
     out = {}
     for key, run in runs.items():
         run = Run.load(run) if isinstance(run, str) else run
@@ -182,21 +183,23 @@ def symptom_masks(
     """Each run's mask of ``image`` (``run.binarize(run.predict(image))``) and the
     :func:`hidden_share` of its probabilities, by the keys of ``runs``.
 
-    ``isolate`` (default as in ``fluoseg.train.train``: inside a Jupyter kernel): the
-    networks and the probability volumes live in a child process, which sends back
-    the masks (uint8) and the shares, so that the kernel holds neither.
+    ``isolate`` (default as in ``fluoseg.training.trainer.train``: inside a
+    Jupyter kernel): the networks and the probability volumes live in a child
+    process, which sends back the masks (uint8) and the shares, so that the kernel
+    holds neither (``fluoseg.training.isolate.call_isolated``).
     """
-    from fluoseg.train import _isolate, run_in_subprocess
+    folders = {k: str(r.path) for k, r in runs.items()}
+    return call_isolated(
+        _symptom_masks,
+        {"runs": runs, "image": image},
+        isolate,
+        {"runs": folders, "image": image},
+    )
 
-    if _isolate(isolate):
-        kwargs = {"runs": {k: str(r.path) for k, r in runs.items()}, "image": image}
-        return run_in_subprocess("fluoseg.diagnostics", "_symptom_masks", kwargs, True)
-    return _symptom_masks(runs, image)
 
-
-def _symptom_masks(runs: dict[str, Any], image: np.ndarray):
-    from fluoseg.train import Run
-
+def _symptom_masks(
+    runs: dict[str, Any], image: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, list[float]]]:
     masks, hidden = {}, {}
     for key, run in runs.items():
         run = Run.load(run) if isinstance(run, str) else run
@@ -239,8 +242,6 @@ def empty_epochs(runs: dict[str, Any]) -> pd.DataFrame:
     ended with G_S's masks of the *training* batches holding no voxel of the class
     (``fg_pred_<k> == 0``), and the first and last such epoch. A class that is empty
     for most of a training learns only in the epochs left after it reappears."""
-    from pathlib import Path
-
     rows = []
     for label, folder in runs.items():
         path = Path(str(folder)) / "history.csv"

@@ -49,7 +49,7 @@ from fluoseg import CLASS_NAMES, __version__
 from fluoseg.errors import InputError, require_tensorflow
 from fluoseg.export_docs import cover, readme
 from fluoseg.models import toy_batch
-from fluoseg.train import Run
+from fluoseg.run import Run
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -322,7 +322,7 @@ def export_run(
     """Write ``run`` as a bioimage.io model package (a folder, or a ``.zip`` file).
 
     Args:
-        run: a finished :class:`fluoseg.train.Run` or its folder.
+        run: a finished :class:`fluoseg.run.Run` or its folder.
         out: the package folder, or a path ending in ``.zip``.
         overwrite: replace an existing ``out``.
         test_input: (Z, Y, X, 2) or (1, Z, Y, X, 2) image for the test tensors, its

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from fluoseg import CLASS_NAMES, __version__
-from fluoseg.train import Run
+from fluoseg.run import Run
 
 
 def cover(path: Path, image: np.ndarray, probs: np.ndarray) -> None:

@@ -11,6 +11,9 @@ import os
 import platform
 from pathlib import Path
 
+from fluoseg import __version__
+from fluoseg.errors import require_tensorflow
+
 
 def _cpu_model() -> str:
     """The CPU model name (``/proc/cpuinfo`` on Linux, else ``platform``)."""
@@ -50,8 +53,6 @@ def describe(with_tensorflow: bool = True) -> dict:
     import numpy as np
     import psutil
 
-    from fluoseg import __version__
-
     gpus: list[str] | None = None
     versions = {
         "fluoseg": __version__,
@@ -62,8 +63,6 @@ def describe(with_tensorflow: bool = True) -> dict:
         "keras": None,
     }
     if with_tensorflow:
-        from fluoseg.errors import require_tensorflow
-
         require_tensorflow()
         import keras
         import tensorflow as tf

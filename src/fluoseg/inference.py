@@ -42,6 +42,7 @@ import numpy as np
 
 from fluoseg.errors import InputError
 from fluoseg.patches import axis_starts
+from fluoseg.sampling import pad_to_at_least
 
 BLENDINGS = ("gaussian", "constant", "thesis")
 GAUSSIAN_SIGMA_SCALE = 1.0 / 8.0
@@ -340,6 +341,23 @@ def _flush(
         out[:, y0 : y0 + rows, :, c] = (
             prob > threshold if threshold is not None else prob
         )
+
+
+def predict_padded(
+    fn: Callable | object,
+    volume: np.ndarray,
+    patch_shape: Sequence[int],
+    **kwargs: object,
+) -> np.ndarray:
+    """:func:`predict_volume` of a volume that may be smaller than the window: it is
+    reflect-padded up to the window first (``fluoseg.sampling.pad_to_at_least``, so a
+    network traced on one window shape sees only that shape) and the output is cropped
+    back to the input's spatial shape. ``kwargs`` go to :func:`predict_volume`."""
+    vol = np.asarray(volume)
+    shape = vol.shape[:3]
+    padded = pad_to_at_least(vol, tuple(int(p) for p in patch_shape))
+    out = predict_volume(fn, padded, patch_shape, **kwargs)  # type: ignore[arg-type]
+    return out[: shape[0], : shape[1], : shape[2]]
 
 
 def threshold_by_share(probs: np.ndarray, shares: Sequence[float]) -> np.ndarray:

@@ -218,7 +218,7 @@ def start_sampler(interval: float = SAMPLE_SECONDS) -> RssSampler | None:
 
 CHILD_PEAKS_MIB: list[float] = []
 """Peak RSS (MiB) of each child process this process ran for a training
-(``fluoseg.train.train``'s ``isolate``), as the child measured it."""
+(``fluoseg.training.trainer.train``'s ``isolate``), as the child measured it."""
 
 
 def own_peak_mib() -> float:

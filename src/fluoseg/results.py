@@ -321,11 +321,13 @@ class Experiment:
     Attributes:
         name: result name, e.g. ``"unet-2class"``.
         label: row label in the book's tables, e.g. ``"U-Net + Pre"``.
-        model, n_classes, raw, unsupervised, seed: ``fluoseg.train.train`` arguments.
+        model, n_classes, raw, unsupervised, seed: ``fluoseg.training.trainer.train``
+        arguments.
         thesis_row: the thesis's row for the same model (``fluoseg.thesis``), if any.
         thesis_table: the thesis's table number, e.g. ``"5.1"``.
         overrides: ``(field, value)`` pairs replacing the profile's model
-            configuration (``fluoseg.train.with_overrides``), e.g. the thesis's
+            configuration (``fluoseg.training.trainer.with_overrides``), e.g. the
+            thesis's
             recipe at cpu scale.
     """
 
@@ -341,7 +343,8 @@ class Experiment:
     overrides: tuple[tuple[str, Any], ...] = ()
 
     def train_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of ``fluoseg.train.train`` for this experiment."""
+        """Keyword arguments of ``fluoseg.training.trainer.train`` for this
+        experiment."""
         kwargs: dict[str, Any] = {
             "model": self.model,
             "n_classes": self.n_classes,
@@ -419,7 +422,7 @@ class Evaluation:
     """A run scored on the test crops (one segmentation, two kinds of masks).
 
     Attributes:
-        run: the ``fluoseg.train.Run``.
+        run: the ``fluoseg.run.Run``.
         average: per-class metrics averaged over the crops (annotator masks).
         per_crop: per-class metrics of each crop (annotator masks), ``crop`` column.
         average_truth: the same average against the perfect masks.
@@ -563,7 +566,8 @@ def evaluate_run(
 
 
 def _train_args(run: Any) -> dict[str, Any]:
-    """The ``fluoseg.train.train`` arguments a run was trained with, from its config."""
+    """The ``fluoseg.training.trainer.train`` arguments a run was trained with, from
+    its config."""
     cfg = run.config
     keys = ("model", "n_classes", "raw", "unsupervised", "seed")
     return {k: cfg[k] for k in keys if k in cfg}
@@ -579,18 +583,22 @@ def run_experiment(
     """Train (or load the cached run of) experiment ``name`` (a name of
     :func:`experiments` or an :class:`Experiment`), then :func:`evaluate_run`.
 
-    Training goes through ``fluoseg.train.train`` with the experiment's arguments, so a
+    Training goes through ``fluoseg.training.trainer.train`` with the experiment's
+    arguments, so a
     finished run is loaded, not retrained. ``isolate`` (default as in
-    ``fluoseg.train.train``: inside a Jupyter kernel): training and scoring run in
+    ``fluoseg.training.trainer.train``: inside a Jupyter kernel): training and scoring
+    run in
     child processes, one after the other (the scoring one, which sends back the scores
     and the predicted masks, does not keep the training's memory); the returned
     ``run`` is loaded from disk (its network only when it is used).
     """
-    from fluoseg.train import Run, _isolate, run_in_subprocess, train
+    from fluoseg.run import Run
+    from fluoseg.training.isolate import run_in_subprocess, should_isolate
+    from fluoseg.training.trainer import train
 
     exp = name if isinstance(name, Experiment) else experiment(name)
     prof = get_profile(profile) if not isinstance(profile, Profile) else profile
-    if _isolate(isolate):
+    if should_isolate(isolate):
         # a finished run is found here; an unfinished one trains in its own child
         train(**exp.train_kwargs(), profile=prof, progress=progress, isolate=True)
         kwargs = {"name": name, "profile": prof, "progress": progress}
@@ -641,17 +649,19 @@ def ensure_result(
     by an older ``EVALUATION_VERSION`` (its run is loaded, not retrained, when its
     configuration is unchanged).
 
-    ``isolate`` (default as in ``fluoseg.train.train``: inside a Jupyter kernel, or
+    ``isolate`` (default as in ``fluoseg.training.trainer.train``: inside a Jupyter
+    kernel, or
     ``$FLUOSEG_TRAIN_SUBPROCESS``): training and scoring run in child processes, one
     after the other, and this one only reads the saved result, so a chapter's kernel
     never loads TensorFlow for it.
     """
-    from fluoseg.train import _isolate, run_in_subprocess, train
+    from fluoseg.training.isolate import run_in_subprocess, should_isolate
+    from fluoseg.training.trainer import train
 
     found = load_result(name, profile)
     if found is not None and _is_current(found):
         return found
-    if _isolate(isolate):
+    if should_isolate(isolate):
         prof = get_profile(profile) if not isinstance(profile, Profile) else profile
         exp = experiment(name)  # trained in its own child unless finished
         train(**exp.train_kwargs(), profile=prof, progress=progress, isolate=True)

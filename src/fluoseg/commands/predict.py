@@ -8,6 +8,23 @@ as a uint32 label image; a progress bar shows when stderr is a terminal.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from fluoseg.chunked import is_zarr
+from fluoseg.errors import InputError
+from fluoseg.io import parse_channels, read_image, write_mask
+from fluoseg.ome import (
+    instance_labels,
+    ome_info,
+    predict_ome_zarr,
+    write_instances,
+    write_ome_mask,
+)
+from fluoseg.run import Run
 
 HELP = "segment a 3D image TIFF with a trained run (sliding window) into a mask TIFF"
 
@@ -84,15 +101,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-    import sys
-    from pathlib import Path
-
-    import numpy as np
-
-    from fluoseg.errors import InputError
-    from fluoseg.io import parse_channels, read_image, write_mask
-
     out = Path(args.output)
     outputs = [out] + ([Path(args.instances)] if args.instances else [])
     for path in outputs:
@@ -109,15 +117,10 @@ def run(args: argparse.Namespace) -> int:
     channels = parse_channels(args.channels)  # fails fast on a malformed mapping
     progress = not args.no_progress and sys.stderr.isatty()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from fluoseg.chunked import is_zarr
-
     if is_zarr(args.input) or is_zarr(out):
         return _predict_zarr(args, out, channels, progress)
     if args.scheduler:
         raise InputError("--scheduler: expected an OME-Zarr input (*.zarr)")
-    from fluoseg.ome import instance_labels, ome_info, write_instances, write_ome_mask
-    from fluoseg.train import Run
-
     run_ = Run.load(args.model)
     volume = read_image(args.input, channels=channels)
     info = ome_info(args.input)
@@ -156,11 +159,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _predict_zarr(args: argparse.Namespace, out, channels, progress: bool) -> int:
     """OME-Zarr in, OME-Zarr out, chunk by chunk (``fluoseg.ome.predict_ome_zarr``)."""
-    from fluoseg.chunked import is_zarr
-    from fluoseg.errors import InputError
-    from fluoseg.ome import predict_ome_zarr
-    from fluoseg.train import Run
-
     if not (is_zarr(args.input) and is_zarr(out)):
         raise InputError(
             f"--input {args.input} --output {out}: expected both OME-Zarr (*.zarr) or "

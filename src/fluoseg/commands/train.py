@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from fluoseg.models.registry import names
+
 HELP = "train a 3D U-Net, Vox2Vox or CycleGAN; resumes an interrupted run"
 
 
@@ -40,7 +42,7 @@ def _seed(text: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
-        choices=("unet", "vox2vox", "cyclegan"),
+        choices=names(),
         default="unet",
         help="the network to train (default: unet)",
     )
@@ -109,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from fluoseg.train import train
+    # imported when the command runs, after the variable above: the trainer's
+    # modules (pandas, the dataset, Keras when it fits) stay out of the CLI's start-up
+    from fluoseg.training.trainer import train
 
     result = train(
         args.model,

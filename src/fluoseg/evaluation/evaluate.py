@@ -16,7 +16,7 @@ from fluoseg.errors import check_choice
 from fluoseg.evaluation.metrics import average, evaluate
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fluoseg.train import Run
+    from fluoseg.run import Run
 
 
 def evaluate_on_test(

@@ -26,6 +26,8 @@ is called, so importing this package stays cheap):
   ``"bfloat16"`` (Keras ``mixed_bfloat16``: bf16 compute, float32 weights and heads)
   or the network itself for ``"float32"``; an inference opt-in measured in
   ``benchmarks/NOTES.md``.
+- ``spec(name)``, ``register(ModelSpec(...))``, ``names()``: the model registry
+  (``fluoseg.models.registry``); every function above looks the model up there.
 - ``toy_batch(...)``: tiny seeded (images, masks) of spheres, for demos and tests.
 - ``layer_table(model)``: a compact per-layer table (name, type, kernel, stride,
   output channels, parameters) for the book.
@@ -41,10 +43,10 @@ from fluoseg.models.configs import (
     ModelConfig,
     UNetConfig,
     Vox2VoxConfig,
-    check_model_name,
     config_from_json,
     model_config,
 )
+from fluoseg.models.registry import ModelSpec, names, register, resolve, spec
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -52,6 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "CycleGANConfig",
     "ModelConfig",
+    "ModelSpec",
     "UNetConfig",
     "Vox2VoxConfig",
     "build_model",
@@ -61,43 +64,27 @@ __all__ = [
     "layer_table",
     "model_optimizers",
     "monitor_for",
+    "names",
+    "register",
     "segmenter",
+    "spec",
     "toy_batch",
     "with_precision",
 ]
 
 PRECISIONS: tuple[str, ...] = ("float32", "bfloat16")
 
-_CONFIG_FOR = {"unet": UNetConfig, "vox2vox": Vox2VoxConfig, "cyclegan": CycleGANConfig}
-
-
-def _check_config(name: str, config: Any) -> None:
-    check_model_name(name)
-    if not isinstance(config, _CONFIG_FOR[name]):
-        raise InputError(
-            f"model {name!r} needs a {_CONFIG_FOR[name].__name__}, got "
-            f"{type(config).__name__}"
-        )
-
 
 def build_model(name: str, config: ModelConfig) -> keras.Model:
-    """The compiled model ``name`` (``unet``, ``vox2vox``, ``cyclegan``) of ``config``.
+    """The compiled model ``name`` (a registered model: ``unet``, ``vox2vox``,
+    ``cyclegan``) of ``config``.
 
     Raises:
         InputError: unknown name, or a config of another model.
     """
-    _check_config(name, config)
-    if name == "unet":
-        from fluoseg.models.unet3d import build_unet
-
-        return build_unet(config)  # type: ignore[arg-type]
-    if name == "vox2vox":
-        from fluoseg.models.vox2vox import build_vox2vox
-
-        return build_vox2vox(config)  # type: ignore[arg-type]
-    from fluoseg.models.cyclegan import build_cyclegan
-
-    return build_cyclegan(config)  # type: ignore[arg-type]
+    model_spec = spec(name)
+    model_spec.check_config(config)
+    return resolve(model_spec.build)(config)
 
 
 def segmenter(model: keras.Model) -> keras.Model:
@@ -111,29 +98,24 @@ def segmenter(model: keras.Model) -> keras.Model:
     return model
 
 
-def _mixed_layers(config: dict) -> None:
-    """Set every layer of a serialised functional ``config`` (nested ones too) to the
-    ``mixed_bfloat16`` policy, except the layers producing its outputs (in place)."""
-    spec = config.get("output_layers", [])
-    # one output is saved as [name, i, j], several as [[name, i, j], ...]
-    outputs = {spec[0]} if spec and isinstance(spec[0], str) else {o[0] for o in spec}
-    for layer in config.get("layers", []):
-        inner = layer.get("config", {})
-        if "layers" in inner:
-            _mixed_layers(inner)
-            continue
-        policy = inner.get("dtype")
-        if isinstance(policy, dict) and inner.get("name") not in outputs:
-            if policy.get("config", {}).get("name") == "float32":
-                policy["config"]["name"] = "mixed_bfloat16"
+def _output_layers(model: keras.Model, found: set[int]) -> set[int]:
+    """Add the ids of the layers producing the outputs of ``model`` and of every
+    model nested in it to ``found``; returns it."""
+    for tensor in model.outputs:
+        found.add(id(tensor._keras_history.operation))
+    for layer in model.layers:
+        if hasattr(layer, "layers") and hasattr(layer, "outputs"):
+            _output_layers(layer, found)
+    return found
 
 
 def with_precision(net: keras.Model, precision: str = "float32") -> keras.Model:
     """``net`` itself (``"float32"``) or a copy that computes in bfloat16.
 
-    The copy has the same weights (kept float32) and runs every layer under Keras's
-    ``mixed_bfloat16`` policy except each (nested) model's output layers, so the
-    probabilities stay float32. On CPUs with AVX512-BF16/AMX this is faster; elsewhere
+    The copy (``keras.models.clone_model``, nested models included) has the same
+    weights (kept float32) and runs every layer under Keras's ``mixed_bfloat16``
+    policy except each (nested) model's output layers, so the probabilities stay
+    float32. On CPUs with AVX512-BF16/AMX this is faster; elsewhere
     bf16 is emulated and slower, and outputs differ from float32 by bf16 rounding
     (about 3 significant digits): measure both before choosing.
 
@@ -147,21 +129,24 @@ def with_precision(net: keras.Model, precision: str = "float32") -> keras.Model:
     require_tensorflow()
     import keras
 
-    spec = keras.saving.serialize_keras_object(net)
-    _mixed_layers(spec["config"])
-    copy = keras.saving.deserialize_keras_object(spec)
+    keep = _output_layers(net, set())
+
+    def mixed(layer: keras.layers.Layer) -> keras.layers.Layer:
+        config = layer.get_config()
+        keeps = isinstance(layer, keras.Model) or id(layer) in keep
+        if not keeps and layer.dtype_policy.name == "float32":
+            config["dtype"] = "mixed_bfloat16"
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(net, clone_function=mixed, recursive=True)
     copy.set_weights(net.get_weights())
     return copy
 
 
 def monitor_for(name: str) -> tuple[str, str]:
     """``(metric_name, mode)`` the trainer monitors for model ``name``."""
-    check_model_name(name)
-    return {
-        "unet": ("val_loss", "min"),
-        "vox2vox": ("val_dice_loss", "min"),
-        "cyclegan": ("val_selection_loss", "min"),
-    }[name]
+    model_spec = spec(name)
+    return model_spec.monitor, model_spec.mode
 
 
 def extra_callbacks(
@@ -171,38 +156,37 @@ def extra_callbacks(
     probe: Any = None,
     epochs: int | None = None,
 ) -> list[keras.callbacks.Callback]:
-    """Model-specific callbacks, in the order they must run: for the CycleGAN a
-    ``LinearDecay`` of the learning rates (when ``epochs`` is given and
-    ``config.decay_from < 1``), a ``SelectionScore`` (writes ``val_selection_loss``)
-    and a ``ModeCollapseMonitor``.
+    """Model-specific callbacks (its spec's ``callbacks``), in the order they must
+    run: for the CycleGAN a ``LinearDecay`` of the learning rates (when ``epochs`` is
+    given and ``config.decay_from < 1``), a ``SelectionScore`` (writes
+    ``val_selection_loss``) and a ``ModeCollapseMonitor``.
 
     ``probe`` (optional) is a fixed batch of different images (B,Z,Y,X,2) in [0, 1];
     without one the monitor uses a seeded synthetic probe.
     """
-    _check_config(name, config)
-    if name != "cyclegan":
+    model_spec = spec(name)
+    model_spec.check_config(config)
+    if model_spec.callbacks is None:
         return []
-    from fluoseg.models.cyclegan import (
-        LinearDecay,
-        ModeCollapseMonitor,
-        SelectionScore,
-    )
-
-    decay = []
-    if epochs is not None and config.decay_from < 1.0:  # type: ignore[union-attr]
-        decay = [LinearDecay(config, epochs)]  # type: ignore[arg-type]
-    return decay + [
-        SelectionScore(config.n_classes),
-        ModeCollapseMonitor(config, probe=probe),  # type: ignore[arg-type]
-    ]
+    factory = resolve(model_spec.callbacks)
+    return list(factory(model, config, probe=probe, epochs=epochs))
 
 
-def model_optimizers(model: keras.Model) -> dict[str, Any]:
-    """Every optimizer of ``model`` by name (``optimizer``; or ``g_optimizer`` and
-    ``d_optimizer`` for the GANs), each built on its variables."""
-    if hasattr(model, "g_optimizer"):
-        return {"g_optimizer": model.g_optimizer, "d_optimizer": model.d_optimizer}
-    return {"optimizer": model.optimizer}
+def model_optimizers(model: keras.Model, name: str | None = None) -> dict[str, Any]:
+    """Every optimizer of ``model`` by attribute name (``optimizer``; or
+    ``g_optimizer`` and ``d_optimizer`` for the GANs), each built on its variables.
+
+    ``name``: the registered model; default: the spec whose optimizers ``model``
+    has (the first registered one, so single-optimizer models match last).
+    """
+    if name is not None:
+        attrs = spec(name).optimizers
+    else:
+        candidates = sorted(
+            (spec(n).optimizers for n in names()), key=len, reverse=True
+        )
+        attrs = next(a for a in candidates if all(hasattr(model, x) for x in a))
+    return {attr: getattr(model, attr) for attr in attrs}
 
 
 def toy_batch(

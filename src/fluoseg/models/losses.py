@@ -23,6 +23,8 @@ except ImportError:  # TensorFlow missing: say which extra installs it
     raise
 from keras import ops
 
+from fluoseg.errors import InputError
+
 
 def dice_loss_per_class(y_true: Any, y_pred: Any, smooth: float = 1.0) -> Any:
     """Eq. 4.7 for each class (last axis), summing over batch and voxels: shape (n,)."""
@@ -93,8 +95,6 @@ class BCEDiceLoss(keras.losses.Loss):
 
 def make_unet_loss(name: str, smooth: float = 1.0) -> keras.losses.Loss:
     """The U-Net loss called ``name``: ``dice`` or ``bce_dice``."""
-    from fluoseg.errors import InputError
-
     if name == "dice":
         return DiceLoss(smooth)
     if name == "bce_dice":

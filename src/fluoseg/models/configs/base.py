@@ -25,7 +25,7 @@ class _Config:
 
     # Fields added after runs were recorded, left out of ``to_dict`` while they hold
     # their default: a configuration that does not use them saves the same JSON, and
-    # so trains under the same run digest (``fluoseg.train.config_digest``), as before
+    # so trains under the same run digest (``fluoseg.run.config_digest``), as before
     # they existed (its runs are loaded, not retrained); ``from_dict`` restores the
     # default of a missing field.
     _OMIT_AT_DEFAULT: tuple[str, ...] = ()

@@ -42,7 +42,7 @@ class CycleGANConfig(_Config):
     ``patience`` counts epochs without improvement of ``val_selection_loss`` before the
     trainer stops; ``None`` turns early stopping off. The thesis stopped its CycleGAN on
     mode collapse only: ``paper`` has ``None``; the ``cpu`` trainer's patience equals
-    its epoch budget (``fluoseg.train``), so it never stops early either. Mode
+    its epoch budget (``fluoseg.training``), so it never stops early either. Mode
     collapse (``ModeCollapseMonitor``): after ``collapse_warmup`` epochs, an epoch is
     *collapsed* when G_S's outputs on a fixed probe batch of different images have a
     mean pairwise L1 below ``collapse_threshold`` or a foreground fraction of 0 or 1;
