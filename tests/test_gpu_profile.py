@@ -12,7 +12,7 @@ import pytest
 from fluoseg import config
 from fluoseg.config import PROFILE_NAMES, get_profile
 from fluoseg.models import model_config
-from fluoseg.models.configs import MODEL_NAMES
+from fluoseg.models.registry import names
 from fluoseg.results import profile_note
 from fluoseg.training.plan import train_config
 
@@ -24,7 +24,7 @@ def test_gpu_profile_sits_between_cpu_and_paper() -> None:
     cpu, gpu, paper = (get_profile(n) for n in ("cpu", "gpu", "paper"))
     assert gpu.patch_shape == paper.patch_shape == (64, 64, 64)
     assert gpu.dataset == "standard"
-    for name in MODEL_NAMES:
+    for name in names():
         c, g, p = (model_config(name, prof, 3) for prof in (cpu, gpu, paper))
         size = {"unet": "base_filters", "vox2vox": "base_filters"}.get(
             name, "gen_filters"
@@ -70,7 +70,7 @@ def test_no_gpu_driver_means_no_tensorflow_import(monkeypatch) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", MODEL_NAMES)
+@pytest.mark.parametrize("model", names())
 def test_gpu_models_train_one_step_at_smoke_size(
     model: str, tmp_path: Path, monkeypatch
 ) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from fluoseg.config import get_profile
 from fluoseg.errors import InputError
-from fluoseg.models.configs import MODEL_NAMES, config_from_json, model_config
+from fluoseg.models.registry import config_from_json, model_config, names
 
 # sha256 of the 36 configurations' JSON (model x profile x 1-3 classes), computed with
 # the per-profile dicts that lived in code before they moved to the profile files: a
@@ -43,7 +43,7 @@ def test_pinned_values() -> None:
     assert fw == 10.0 and isinstance(fw, float)
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", names())
 def test_json_round_trip(name: str) -> None:
     cfg = model_config(name, "paper", 3)
     assert config_from_json(cfg.to_json()) == cfg

@@ -43,10 +43,16 @@ from fluoseg.models.configs import (
     ModelConfig,
     UNetConfig,
     Vox2VoxConfig,
+)
+from fluoseg.models.registry import (
+    ModelSpec,
     config_from_json,
     model_config,
+    names,
+    register,
+    resolve,
+    spec,
 )
-from fluoseg.models.registry import ModelSpec, names, register, resolve, spec
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras

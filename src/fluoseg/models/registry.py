@@ -3,21 +3,29 @@ needs to know about it (its configuration class, how to build it, what the train
 watches, its extra callbacks, its optimizers, whether it learns from unpaired masks).
 
 A model is added by registering one spec (:func:`register`); nothing else in the
-library branches on a model's name. The three models of the book are registered at
-the bottom of this module. Builders and callback factories may be given as
-``"module:function"`` strings, imported on first use, so that importing the registry
-(and ``fluoseg.models``) never imports TensorFlow.
+library branches on a model's name. :func:`model_config` gives a registered model's
+configuration at a profile (the ``models`` section of the profile's plan). The three
+models of the book are registered at the bottom of this module. Builders and callback
+factories may be given as ``"module:function"`` strings, imported on first use, so
+that importing the registry (and ``fluoseg.models``) never imports TensorFlow.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from fluoseg.config import Profile, get_profile
 from fluoseg.errors import InputError
-from fluoseg.models.configs import CycleGANConfig, UNetConfig, Vox2VoxConfig
+from fluoseg.models.configs import (
+    CycleGANConfig,
+    ModelConfig,
+    UNetConfig,
+    Vox2VoxConfig,
+)
 
 Ref = str | Callable[..., Any]
 """A callable, or the ``"module:attribute"`` path of one (imported on first use)."""
@@ -135,3 +143,49 @@ register(
         unsupervised=True,
     )
 )
+
+
+def model_config(
+    name: str, profile: str | Profile | None = None, n_classes: int = 2
+) -> ModelConfig:
+    """The configuration of model ``name`` at ``profile`` for ``n_classes`` outputs.
+
+    Args:
+        name: ``unet``, ``vox2vox`` or ``cyclegan``.
+        profile: a profile or its name; ``None`` means ``$FLUOSEG_PROFILE`` (or cpu).
+        n_classes: 2 (nuclei, Golgi) or 3 (+ nucleus-Golgi pair).
+
+    Raises:
+        InputError: unknown model or profile name, a class count not in 1-3, or a
+            profile whose ``models`` section has no entry for the model.
+    """
+    cls = spec(name).config
+    if n_classes not in (1, 2, 3):
+        raise InputError(f"n_classes must be 1, 2 or 3, got {n_classes}")
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    section = prof.section("models")
+    if name not in section:
+        raise InputError(
+            f"profile {prof.name!r} has no settings for model {name!r} (the "
+            "'models' section of its profile file)"
+        )
+    fields: dict[str, Any] = {
+        "n_classes": n_classes,
+        "patch_shape": tuple(prof.patch_shape),
+        **{key: tuple(weights[:n_classes]) for key, weights in cls._PER_CLASS},
+    }
+    for key, value in section[name].items():
+        fields[key] = tuple(value) if isinstance(value, list) else value
+    return cls(**fields)
+
+
+def config_from_json(text: str) -> ModelConfig:
+    """Rebuild any model's configuration from JSON holding a ``model`` key."""
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"model configuration is not valid JSON: {exc}") from exc
+    if not isinstance(d, dict) or "model" not in d:
+        raise InputError("model configuration JSON must be an object with a 'model'")
+    cls = spec(str(d["model"])).config
+    return cls.from_dict(d)

@@ -14,7 +14,7 @@ from typing import Any
 
 from fluoseg.config import Profile, get_profile
 from fluoseg.errors import InputError
-from fluoseg.models.configs import model_config
+from fluoseg.models.registry import model_config
 
 
 @dataclass(frozen=True)

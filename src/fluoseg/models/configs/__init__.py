@@ -1,11 +1,13 @@
-"""A model's configuration at a profile: ``model_config(name, profile, n_classes)``.
+"""Model configurations: one dataclass per model (``fluoseg.models.registry.
+model_config(name, profile, n_classes)`` gives a model's configuration at a profile).
 
 One frozen, JSON round-trippable dataclass per model holds every hyperparameter of the
 model: the architecture (filters, depth, kernels, normalisation, initialiser, residual
 mode), the objective (loss, weights), and the training-loop settings the trainer reads
 (learning rates, batch size, early-stopping patience). ``base`` holds what they share;
-``unet``, ``vox2vox`` and ``cyclegan`` one class each (``CONFIG_CLASSES`` maps the model
-names to them). The configuration is saved as JSON beside a run's weights.
+``unet``, ``vox2vox`` and ``cyclegan`` one class each (the model registry,
+``fluoseg.models.registry``, maps the model names to them). The configuration is
+saved as JSON beside a run's weights.
 
 The values that differ between profiles are data: the ``models`` section of
 ``fluoseg/resources/profiles/<profile>.json`` holds, per model, the fields that
@@ -48,78 +50,8 @@ Profiles:
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from fluoseg.config import Profile, get_profile
-from fluoseg.errors import InputError
 from fluoseg.models.configs.cyclegan import CycleGANConfig
 from fluoseg.models.configs.unet import UNetConfig
 from fluoseg.models.configs.vox2vox import Vox2VoxConfig
 
 ModelConfig = UNetConfig | Vox2VoxConfig | CycleGANConfig
-
-# Model name -> configuration class. The model registry (``fluoseg.models.registry``)
-# is meant to own this mapping once it exists.
-CONFIG_CLASSES: dict[str, type[ModelConfig]] = {
-    "unet": UNetConfig,
-    "vox2vox": Vox2VoxConfig,
-    "cyclegan": CycleGANConfig,
-}
-MODEL_NAMES: tuple[str, ...] = tuple(CONFIG_CLASSES)
-
-
-def check_model_name(name: str) -> str:
-    """Return ``name`` if it is a model name, else raise ``InputError``."""
-    if name not in MODEL_NAMES:
-        raise InputError(
-            f"unknown model {name!r}: expected one of {', '.join(MODEL_NAMES)}"
-        )
-    return name
-
-
-def model_config(
-    name: str, profile: str | Profile | None = None, n_classes: int = 2
-) -> ModelConfig:
-    """The configuration of model ``name`` at ``profile`` for ``n_classes`` outputs.
-
-    Args:
-        name: ``unet``, ``vox2vox`` or ``cyclegan``.
-        profile: a profile or its name; ``None`` means ``$FLUOSEG_PROFILE`` (or cpu).
-        n_classes: 2 (nuclei, Golgi) or 3 (+ nucleus-Golgi pair).
-
-    Raises:
-        InputError: unknown model or profile name, a class count not in 1-3, or a
-            profile whose ``models`` section has no entry for the model.
-    """
-    check_model_name(name)
-    if n_classes not in (1, 2, 3):
-        raise InputError(f"n_classes must be 1, 2 or 3, got {n_classes}")
-    prof = profile if isinstance(profile, Profile) else get_profile(profile)
-    section = prof.section("models")
-    if name not in section:
-        raise InputError(
-            f"profile {prof.name!r} has no settings for model {name!r} (the "
-            "'models' section of its profile file)"
-        )
-    cls = CONFIG_CLASSES[name]
-    fields: dict[str, Any] = {
-        "n_classes": n_classes,
-        "patch_shape": tuple(prof.patch_shape),
-        **{key: tuple(weights[:n_classes]) for key, weights in cls._PER_CLASS},
-    }
-    for key, value in section[name].items():
-        fields[key] = tuple(value) if isinstance(value, list) else value
-    return cls(**fields)
-
-
-def config_from_json(text: str) -> ModelConfig:
-    """Rebuild any model's configuration from JSON holding a ``model`` key."""
-    try:
-        d = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"model configuration is not valid JSON: {exc}") from exc
-    if not isinstance(d, dict) or "model" not in d:
-        raise InputError("model configuration JSON must be an object with a 'model'")
-    cls = CONFIG_CLASSES[check_model_name(d["model"])]
-    return cls.from_dict(d)
