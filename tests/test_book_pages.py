@@ -14,10 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 MAX_CODE_LINES = 80
 
-# fluoseg modules a chapter imports under their short name (`results.run_experiment(`)
+# fluoseg modules a chapter imports under their short name (`tables.with_thesis(`)
 SHORT = (
-    "baseline|deviations|diagnostics|export|flops|inference|io|metrics|objects|"
-    "pairing|preprocess|results|sampling|thesis|toy|train|viz"
+    "baseline|deviations|diagnostics|experiments|export|flops|inference|io|metrics|"
+    "notes|objects|pairing|preprocess|sampling|store|tables|thesis|toy|train|viz"
 )
 MENTION = re.compile(
     rf"\bfluoseg(?:\.\w+)+|\b(?:{SHORT})\.[A-Za-z_]\w*(?=\()"
@@ -96,11 +96,11 @@ def code_lines(source: str) -> int:
 
 
 def test_unlinked_finds_bare_mentions_and_accepts_linked_ones() -> None:
-    bare = "Call `fluoseg.train.train` and `results.ensure_result(n, p)`."
-    assert unlinked(bare) == ["fluoseg.train.train", "results.ensure_result"]
+    bare = "Call `fluoseg.train.train` and `experiments.ensure_result(n, p)`."
+    assert unlinked(bare) == ["fluoseg.train.train", "experiments.ensure_result"]
     linked = ("{py:func}`~fluoseg.train.train` or `train.train('unet', 2)`, and "
-              "{py:func}`results <fluoseg.results.ensure_result>`")
-    assert unlinked(linked + " `results.ensure_result(n, p)`") == []
+              "{py:func}`results <fluoseg.experiments.ensure_result>`")
+    assert unlinked(linked + " `experiments.ensure_result(n, p)`") == []
     assert unlinked("```python\nfluoseg.train.train('unet', 2)\n```") == []
     assert unlinked("```{admonition} Solution\nSee `fluoseg.toy.mixture_1d(3)`.\n```") \
         == ["fluoseg.toy.mixture_1d"]
