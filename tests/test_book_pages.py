@@ -16,8 +16,9 @@ MAX_CODE_LINES = 80
 
 # fluoseg modules a chapter imports under their short name (`tables.with_thesis(`)
 SHORT = (
-    "baseline|deviations|diagnostics|experiments|export|flops|inference|io|metrics|"
-    "notes|objects|pairing|preprocess|sampling|store|tables|thesis|toy|train|viz"
+    "baseline|charts|deviations|diagnostics|experiments|export|flops|inference|io|"
+    "metrics|mpl|notes|objects|pairing|preprocess|rgb|sampling|slices|store|surfaces|"
+    "tables|thesis|toy|train"
 )
 MENTION = re.compile(
     rf"\bfluoseg(?:\.\w+)+|\b(?:{SHORT})\.[A-Za-z_]\w*(?=\()"
