@@ -25,6 +25,9 @@ import pandas as pd
 
 from fluoseg.errors import InputError
 
+#: The profile that holds the thesis's settings (hyperparameters, 64³ patches).
+THESIS_PROFILE = "paper"
+
 THESIS_LABEL = "Thesis (real data, GTX 1070)"
 """Row label of the thesis's numbers in every side-by-side table."""
 

@@ -11,11 +11,8 @@ from fluoseg import sampling
 from fluoseg.config import Profile, get_profile
 from fluoseg.data.dataset import dataset_spec
 from fluoseg.evaluation.evaluate import EVALUATION_BLENDINGS
-from fluoseg.thesis import raw_tables
+from fluoseg.thesis import THESIS_PROFILE, raw_tables
 from fluoseg.training.plan import train_config
-
-#: The profile whose settings are the thesis's (the validation note compares with it).
-THESIS_PROFILE = "paper"
 
 
 def _profile(profile: Profile | str | None) -> Profile:
