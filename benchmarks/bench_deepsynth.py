@@ -35,9 +35,9 @@ METRICS = ("dice", "precision", "recall", "dice_gaussian")
 
 def _scores(result) -> dict:  # noqa: ANN001 - a fluoseg.report.store.Result
     """Per metric, per class (nuclei, Golgi), rounded to 4 decimals."""
-    from fluoseg.thesis import _class_index
+    from fluoseg.thesis import class_index
 
-    df = _class_index(result.metrics)
+    df = class_index(result.metrics)
     return {m: {c: round(float(df.loc[c, m]), 4) for c in df.index}
             for m in METRICS if m in df.columns}  # fmt: skip
 
