@@ -2,7 +2,7 @@
 
 Per seed, ``fluoseg.deepsynth.run_deepsynth`` gets the unsupervised 2-class CycleGAN
 of that seed (its saved, current result and run are reused, as
-``fluoseg.results.ensure_result`` does; else it is trained), renders the dataset's
+``fluoseg.experiments.ensure_result`` does; else it is trained), renders the dataset's
 synthetic masks with its G_I, trains the profile's U-Net on the renders (clipped
 stretch) and scores it on the test crops with the tables' window rule. No annotation
 is read: the U-Net's checkpoint is chosen on a rendered crop.
@@ -33,11 +33,11 @@ from common import RESULTS, environment, write_results  # noqa: E402
 METRICS = ("dice", "precision", "recall", "dice_gaussian")
 
 
-def _scores(result) -> dict:  # noqa: ANN001 - a fluoseg.results.Result
+def _scores(result) -> dict:  # noqa: ANN001 - a fluoseg.report.store.Result
     """Per metric, per class (nuclei, Golgi), rounded to 4 decimals."""
-    from fluoseg.thesis import _class_index
+    from fluoseg.thesis import class_index
 
-    df = _class_index(result.metrics)
+    df = class_index(result.metrics)
     return {m: {c: round(float(df.loc[c, m]), 4) for c in df.index}
             for m in METRICS if m in df.columns}  # fmt: skip
 
@@ -48,9 +48,9 @@ def _mtime(path: Path) -> int | None:
 
 def run_seed(profile: str, seed: int, cyclegan_run: str | None, progress: bool) -> dict:
     """Run the pipeline for ``seed`` and describe what it measured."""
-    from fluoseg import results
     from fluoseg.config import dataset_dir, runs_root
     from fluoseg.deepsynth import run_deepsynth
+    from fluoseg.report.store import load_result
     from fluoseg.run import Run
 
     runs = runs_root() / profile
@@ -71,7 +71,7 @@ def run_seed(profile: str, seed: int, cyclegan_run: str | None, progress: bool) 
     if best is not None and "val_dice_coefficient" in history.columns:
         val_dice = float(history.loc[history["epoch"] == best,
                                      "val_dice_coefficient"].iloc[0])  # fmt: skip
-    cg_result = results.load_result(cg_name, profile) if cyclegan_run is None else None
+    cg_result = load_result(cg_name, profile) if cyclegan_run is None else None
     return {
         "seed": seed,
         "result": r.name,

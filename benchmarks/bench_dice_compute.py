@@ -9,7 +9,7 @@ halves every figure). At the end of each budget epoch the run's kept
 G_S (``best.keras``: the epoch with the best annotation-free ``val_selection_loss`` so
 far, which is what a training stopped there would keep) is copied aside. After
 training, every copy is scored on the test crops against the annotator masks with the
-run's own threshold rule (``fluoseg.results.score_test_crops``).
+run's own threshold rule (``fluoseg.evaluation.evaluate.score_test_crops``).
 
 Minutes are computed, not assumed: each budget's steps times the run's fastest
 measured seconds per step (its least disturbed epoch), so other load on a shared
@@ -140,7 +140,7 @@ def score(run_dir: Path, records: list[dict], profile: str, data_dir: Path) -> N
     import keras
 
     import fluoseg.models  # noqa: F401  (registers the custom layers)
-    from fluoseg.results import score_test_crops
+    from fluoseg.evaluation.evaluate import score_test_crops
     from fluoseg.run import Run
 
     run = Run.load(run_dir)

@@ -94,8 +94,8 @@ def test_baseline_experiment_chooses_on_validation_and_scores_test(
     monkeypatch, tmp_path
 ):
     monkeypatch.setenv("FLUOSEG_RUNS", str(tmp_path))
-    from fluoseg import results
     from fluoseg.baseline import BASELINE_RESULT, baseline_experiment
+    from fluoseg.report.tables import with_thesis
 
     r = baseline_experiment("smoke", methods=("otsu", "triangle"))
     assert r.name == BASELINE_RESULT and r.profile == "smoke"
@@ -107,7 +107,7 @@ def test_baseline_experiment_chooses_on_validation_and_scores_test(
     assert r.extra["chosen_on"] not in r.timings["test_seconds"]  # never a test crop
     assert list(r.metrics.index) == ["nuclei", "golgi"]
     assert r.extra["label"].startswith("Baseline")
-    table = results.with_thesis([r], "smoke")
+    table = with_thesis([r], "smoke")
     assert table.index[0].endswith(r.extra["label"])
     again = baseline_experiment("smoke", methods=("yen",))  # saved: not recomputed
     assert again.extra["method"] == r.extra["method"]

@@ -14,11 +14,12 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 MAX_CODE_LINES = 80
 
-# fluoseg modules a chapter imports under their short name (`results.run_experiment(`)
+# fluoseg modules a chapter imports under their short name (`tables.with_thesis(`)
 SHORT = (
-    "baseline|deviations|diagnostics|export|flops|inference|io|metrics|objects|"
-    "pairing|preprocess|results|sampling|thesis|train|viz|convolution|"
-    "receptive_fields|activations|gan_losses|toy_data|toy_gans"
+    "baseline|charts|deviations|diagnostics|experiments|export|flops|inference|io|"
+    "metrics|mpl|notes|objects|pairing|preprocess|rgb|sampling|slices|store|surfaces|"
+    "tables|thesis|train|convolution|receptive_fields|activations|gan_losses|"
+    "toy_data|toy_gans"
 )
 MENTION = re.compile(
     rf"\bfluoseg(?:\.\w+)+|\b(?:{SHORT})\.[A-Za-z_]\w*(?=\()"
@@ -97,11 +98,11 @@ def code_lines(source: str) -> int:
 
 
 def test_unlinked_finds_bare_mentions_and_accepts_linked_ones() -> None:
-    bare = "Call `fluoseg.train.train` and `results.ensure_result(n, p)`."
-    assert unlinked(bare) == ["fluoseg.train.train", "results.ensure_result"]
+    bare = "Call `fluoseg.train.train` and `experiments.ensure_result(n, p)`."
+    assert unlinked(bare) == ["fluoseg.train.train", "experiments.ensure_result"]
     linked = ("{py:func}`~fluoseg.train.train` or `train.train('unet', 2)`, and "
-              "{py:func}`results <fluoseg.results.ensure_result>`")
-    assert unlinked(linked + " `results.ensure_result(n, p)`") == []
+              "{py:func}`results <fluoseg.experiments.ensure_result>`")
+    assert unlinked(linked + " `experiments.ensure_result(n, p)`") == []
     assert unlinked("```python\nfluoseg.train.train('unet', 2)\n```") == []
     assert unlinked("```{admonition} Solution\nSee `fluoseg.toy.mixture_1d(3)`.\n```") \
         == ["fluoseg.toy.mixture_1d"]

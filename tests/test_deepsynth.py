@@ -119,7 +119,9 @@ def test_render_overwrites_only_when_asked(tmp_path: Path, cyclegan_run) -> None
 def test_run_deepsynth_trains_the_unet_on_renders_and_saves_the_result(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smoke_unet_run
 ) -> None:
-    from fluoseg import deepsynth, results
+    from fluoseg import deepsynth
+    from fluoseg.report.store import load_result
+    from fluoseg.report.tables import with_thesis
     from fluoseg.run import Run
 
     monkeypatch.setenv("FLUOSEG_RUNS", str(tmp_path / "runs"))
@@ -138,12 +140,12 @@ def test_run_deepsynth_trains_the_unet_on_renders_and_saves_the_result(
     run = Run.load(r.extra["run"])
     assert run.config["model"] == "unet" and run.stretch_clip  # G_I's image domain
     assert run.config["data_dir"] == r.extra["rendered_data"]
-    cg = results.load_result("cyclegan-2class-unsup", "smoke")
+    cg = load_result("cyclegan-2class-unsup", "smoke")
     assert cg is not None and r.extra["cyclegan_run"] == cg.extra["run"]
     rendered = Path(r.extra["rendered_data"])
     assert rendered.parent == tmp_path / "data"
     assert rendered.name == f"deepsynth-{Path(cg.extra['run']).name}"
-    table = results.with_thesis([r], "smoke")
+    table = with_thesis([r], "smoke")
     assert table.index[0].endswith(deepsynth.LABEL)
     # saved and current: read back, nothing retrained, rendered or re-scored
     stamp = (rendered / "manifest.json").stat().st_mtime_ns

@@ -13,7 +13,7 @@ from fluoseg import config
 from fluoseg.config import PROFILE_NAMES, get_profile
 from fluoseg.models import model_config
 from fluoseg.models.registry import names
-from fluoseg.results import profile_note
+from fluoseg.report.notes import profile_note
 from fluoseg.training.plan import train_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -257,7 +257,7 @@ def test_isolation_default(monkeypatch) -> None:
 @pytest.mark.slow
 def test_ensure_result_in_a_child_process(tmp_path: Path, monkeypatch) -> None:
     """The child trains and scores; this process only reads the saved result."""
-    from fluoseg import results
+    from fluoseg import experiments as exp
 
     monkeypatch.setenv("FLUOSEG_RUNS", str(tmp_path))
     monkeypatch.setenv("FLUOSEG_DATA", str(ROOT / "data"))
@@ -265,16 +265,16 @@ def test_ensure_result_in_a_child_process(tmp_path: Path, monkeypatch) -> None:
     def not_here(*a, **k):
         raise AssertionError("computed in this process")
 
-    monkeypatch.setattr(results, "run_experiment", not_here)
+    monkeypatch.setattr(exp, "run_experiment", not_here)
     before = len(notebook.CHILD_PEAKS_MIB)
-    res = results.ensure_result("unet-2class", "smoke", progress=False, isolate=True)
+    res = exp.ensure_result("unet-2class", "smoke", progress=False, isolate=True)
     assert res.name == "unet-2class" and res.profile == "smoke"
     assert (tmp_path / "smoke" / "results" / "unet-2class.json").is_file()
     # one child trained, another (which holds none of the training's memory) scored
     assert len(notebook.CHILD_PEAKS_MIB) == before + 2
     again = len(notebook.CHILD_PEAKS_MIB)
     (tmp_path / "smoke" / "results" / "unet-2class.json").unlink()
-    results.ensure_result("unet-2class", "smoke", progress=False, isolate=True)
+    exp.ensure_result("unet-2class", "smoke", progress=False, isolate=True)
     assert len(notebook.CHILD_PEAKS_MIB) == again + 1  # the finished run: scored only
 
 
@@ -335,13 +335,13 @@ def test_the_package_lets_kernel_and_child_share_a_gpu() -> None:
 def test_run_experiment_in_a_child_process_sends_back_the_evaluation(
     tmp_path: Path, monkeypatch
 ) -> None:
-    from fluoseg import results
+    from fluoseg import experiments as exp
 
     monkeypatch.setenv("FLUOSEG_RUNS", str(tmp_path))
     monkeypatch.setenv("FLUOSEG_DATA", str(ROOT / "data"))
-    monkeypatch.setattr(results, "evaluate_run", None)  # never called here
+    monkeypatch.setattr(exp, "evaluate_run", None)  # never called here
     before = len(notebook.CHILD_PEAKS_MIB)
-    ev = results.run_experiment("unet-2class", "smoke", progress=False, isolate=True)
+    ev = exp.run_experiment("unet-2class", "smoke", progress=False, isolate=True)
     assert len(notebook.CHILD_PEAKS_MIB) == before + 2  # trained, then scored
     assert set(ev.predictions) == set(ev.seconds) == {"I1", "I2"}
     assert ev.predictions["I1"].dtype.name == "uint8"

@@ -1,4 +1,6 @@
-"""Tests of fluoseg.results: save/load round trips of per-experiment results."""
+"""Tests of the saved results (fluoseg.report.store), the experiments
+(fluoseg.experiments), their scoring (fluoseg.evaluation.evaluate) and the tables and
+notes the pages show (fluoseg.report.tables, fluoseg.report.notes)."""
 
 from __future__ import annotations
 
@@ -11,20 +13,17 @@ import pandas as pd
 import pytest
 
 from fluoseg.errors import InputError
-from fluoseg.results import (
-    EVALUATION_VERSION,
+from fluoseg.evaluation.evaluate import EVALUATION_VERSION
+from fluoseg.experiments import experiment, experiments
+from fluoseg.report.store import (
     Result,
-    experiment,
-    experiments,
     get_or_compute,
     load_result,
     load_results,
-    mean_sd,
     results_dir,
     save_result,
-    timing_table,
-    with_thesis,
 )
+from fluoseg.report.tables import mean_sd, timing_table, with_thesis
 from fluoseg.thesis import thesis_row, thesis_table
 
 
@@ -224,7 +223,7 @@ def test_timing_table_uses_measured_times_and_thesis_accounting() -> None:
 
 
 def test_profile_note_warns_at_smoke_only() -> None:
-    from fluoseg.results import profile_note
+    from fluoseg.report.notes import profile_note
 
     assert "meaningless" not in profile_note("cpu")
     assert "say nothing" in profile_note("smoke")
@@ -234,7 +233,7 @@ def test_profile_note_states_the_validation_hold_out_and_window_rule(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import fluoseg.sampling
-    from fluoseg.results import profile_note, validation_note
+    from fluoseg.report.notes import profile_note, validation_note
 
     for name in ("smoke", "cpu", "paper"):
         note = profile_note(name)
@@ -253,11 +252,10 @@ def test_profile_note_states_the_validation_hold_out_and_window_rule(
 def test_evaluate_run_scores_each_crop_once_against_both_masks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import sys
-    import types
     from dataclasses import dataclass as dc
 
-    from fluoseg.results import evaluate_run
+    from fluoseg.data import dataset
+    from fluoseg.evaluation.evaluate import evaluate_run
 
     shape = (4, 6, 6)
     perfect = np.zeros((*shape, 2), np.uint8)
@@ -285,10 +283,8 @@ def test_evaluate_run_scores_each_crop_once_against_both_masks(
         assert split == "test" and n_classes == 2
         return dict.fromkeys(("I1", "I2"), coarse if truth == "annotator" else perfect)
 
-    fake = types.ModuleType("fluoseg.data.dataset")
-    fake.load_split = load_split
-    fake.load_masks = load_masks
-    monkeypatch.setitem(sys.modules, "fluoseg.data.dataset", fake)
+    monkeypatch.setattr(dataset, "load_split", load_split)
+    monkeypatch.setattr(dataset, "load_masks", load_masks)
 
     calls = []
 
@@ -308,7 +304,8 @@ def test_evaluate_run_scores_each_crop_once_against_both_masks(
                 return perfect.copy()
             return np.zeros_like(perfect)
 
-    ev = evaluate_run(FakeRun(), "unet-2class", "smoke")
+    trained_with = experiment("unet-2class").train_kwargs()
+    ev = evaluate_run(FakeRun(), "unet-2class", "smoke", trained_with=trained_with)
     # every crop once with the thesis's window rule, then once with Gaussian windows
     assert calls == ["thesis", "thesis", "gaussian", "gaussian"]
     assert image_loads == ["annotator"]  # the images are read once
@@ -353,7 +350,7 @@ def test_evaluate_run_scores_each_crop_once_against_both_masks(
 def test_ensure_result_reuses_a_current_result_and_recomputes_a_stale_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import fluoseg.results as R
+    import fluoseg.experiments as R
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -361,7 +358,7 @@ def test_ensure_result_reuses_a_current_result_and_recomputes_a_stale_one(
     extra = {
         "run": str(run_dir),
         "run_total_seconds": 5.0,
-        "evaluation": {"version": R.EVALUATION_VERSION},
+        "evaluation": {"version": EVALUATION_VERSION},
     }
     save_result(
         "unet-2class", _metrics(), {"train_seconds": 5.0}, {}, "smoke", extra=extra
@@ -398,15 +395,15 @@ def test_ensure_result_reuses_a_current_result_and_recomputes_a_stale_one(
         {"train_seconds": 9.0},
         {},
         "smoke",
-        extra={**old, "evaluation": {"version": R.EVALUATION_VERSION}},
+        extra={**old, "evaluation": {"version": EVALUATION_VERSION}},
     )
     assert R.ensure_result("unet-3class", "smoke").timings == {"train_seconds": 9.0}
     assert computed == ["unet-2class", "vox2vox-2class", "unet-3class"]
 
 
 def test_thesis_recipe_differs_from_the_cpu_recipe_only_where_it_says() -> None:
+    from fluoseg.experiments import THESIS_RECIPE
     from fluoseg.models import model_config
-    from fluoseg.results import THESIS_RECIPE
     from fluoseg.training.trainer import with_overrides
 
     cpu = model_config("cyclegan", "cpu", 2)
@@ -426,7 +423,7 @@ def test_thesis_recipe_differs_from_the_cpu_recipe_only_where_it_says() -> None:
 def test_recorded_benchmark_picks_the_newest_recording(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fluoseg.results import recorded_benchmark
+    from fluoseg.report.tables import recorded_benchmark
 
     (tmp_path / "_toc.yml").write_text("")
     (tmp_path / "pyproject.toml").write_text("")

@@ -1,4 +1,5 @@
-"""Tests of fluoseg.viz: compositing values, mesh geometry, sizes, widgets, charts."""
+"""Tests of fluoseg.viz (rgb, mpl, slices, surfaces, charts): compositing values,
+mesh geometry, sizes, widgets, charts."""
 
 from __future__ import annotations
 
@@ -7,25 +8,19 @@ import pandas as pd
 import pytest
 
 from fluoseg.errors import InputError
-from fluoseg.viz import (
+from fluoseg.viz.charts import grouped_bar_figure, history_figure, metrics_bar_figure
+from fluoseg.viz.rgb import image_rgb, mask_rgb, overlay_rgb
+from fluoseg.viz.slices import mask_projection_figure, slice_figure, slice_viewer
+from fluoseg.viz.surfaces import (
     PLOTLY_MIME,
     PLOTLYJS_ENV,
     downsample_mask,
-    grouped_bar_figure,
-    history_figure,
     html_size,
-    image_rgb,
     mask_isosurface_figure,
     mask_mesh,
-    mask_projection_figure,
-    mask_rgb,
-    metrics_bar_figure,
-    overlay_rgb,
     plotly_bundle,
     plotlyjs_mode,
     show_plotly,
-    slice_figure,
-    slice_viewer,
 )
 
 
@@ -257,7 +252,7 @@ def test_history_figure_keeps_epochs_counted_from_one() -> None:
 
 
 def test_figures_become_png_bytes() -> None:
-    from fluoseg.viz import figure_png, register_figure_display
+    from fluoseg.viz.mpl import figure_png, register_figure_display
 
     png = figure_png(grouped_bar_figure(_table(), "DC"))
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -265,7 +260,8 @@ def test_figures_become_png_bytes() -> None:
 
 
 def test_middle_slices_and_dice_compute_figures() -> None:
-    from fluoseg.viz import dice_compute_figure, middle_slices_figure
+    from fluoseg.viz.charts import dice_compute_figure
+    from fluoseg.viz.slices import middle_slices_figure
 
     img = np.random.default_rng(0).random((4, 6, 6, 2)).astype(np.float32)
     mask = (img > 0.5).astype(np.uint8)
@@ -282,8 +278,45 @@ def test_middle_slices_and_dice_compute_figures() -> None:
 
 
 def test_cyclegan_diagram_names_both_cycles() -> None:
-    from fluoseg.viz import cyclegan_diagram
+    from fluoseg.viz.charts import cyclegan_diagram
 
     texts = [t.get_text() for t in cyclegan_diagram().axes[0].texts]
     for name in ("G_S(G_I(s))", "G_I(G_S(i))", "D_S", "D_I"):
         assert any(name in t for t in texts), name
+
+
+def test_figure_display_is_registered_once_per_shell(monkeypatch) -> None:
+    from matplotlib.figure import Figure
+
+    from fluoseg.viz import mpl
+    from fluoseg.viz.charts import history_figure as chart
+
+    calls = []
+
+    class Formatter:
+        def for_type(self, cls, func) -> None:
+            calls.append((cls, func))
+
+    class Shell:
+        display_formatter = type("F", (), {"formatters": {"image/png": Formatter()}})
+
+    monkeypatch.setattr(mpl, "_REGISTERED", set())
+    shell = Shell()
+    assert mpl.register_figure_display(shell) is True
+    assert mpl.register_figure_display(shell) is True
+    assert calls == [(Figure, mpl.figure_png)]  # registered once
+    # making a figure registers nothing (no hidden side effect)
+    chart(pd.DataFrame({"epoch": [1, 2], "loss": [1.0, 0.5]}))
+    assert len(calls) == 1
+    assert mpl.register_figure_display(Shell()) is True  # another shell: its own
+    assert len(calls) == 2
+
+
+def test_notebook_start_registers_the_figure_display(monkeypatch) -> None:
+    from fluoseg import notebook
+
+    seen = []
+    monkeypatch.setattr(notebook, "register_figure_display", lambda: seen.append(1))
+    monkeypatch.setattr(notebook, "track_peak_rss", lambda: None)
+    notebook.start("smoke")
+    assert seen == [1]

@@ -14,7 +14,15 @@ from typing import Any
 
 import numpy as np
 
+from fluoseg.data.dataset import load_split
 from fluoseg.errors import InputError
+from fluoseg.evaluation.evaluate import score_test_crops
+from fluoseg.evaluation.metrics import evaluate
+from fluoseg.hardware import describe
+from fluoseg.preprocess import normalize_percentile
+from fluoseg.report.store import frame_to_json, get_or_compute, load_result
+from fluoseg.sampling import split_crops
+from fluoseg.training.isolate import run_in_subprocess, should_isolate
 
 # Histogram thresholds of scikit-image. Li's iterative method is left out: on raw
 # float intensities its tolerance is tiny and it ran for over 10 minutes on one crop.
@@ -47,8 +55,6 @@ def classical_segment(
     percentile stretch first (``fluoseg.preprocess.normalize_percentile``)."""
     from scipy import ndimage
 
-    from fluoseg.preprocess import normalize_percentile
-
     x = np.asarray(volume, dtype=np.float32)
     if x.ndim != 4:
         raise InputError(f"image of shape {x.shape}: expected (Z, Y, X, C)")
@@ -80,8 +86,6 @@ def choose_method(
     The percentile stretch saturates every voxel above the 98th percentile, bright
     background included, which can leave a histogram threshold nothing to separate:
     raw intensities are a candidate too."""
-    from fluoseg.evaluation.metrics import evaluate
-
     if len(images) == 0 or len(images) != len(masks):
         raise InputError("choose_method needs one mask per image and at least one")
     scores: dict[str, float] = {}
@@ -107,7 +111,7 @@ def baseline_experiment(
     methods: Sequence[str] = METHODS,
     sigma: float = 1.0,
 ) -> Any:
-    """The classical baseline's saved result (``fluoseg.results.Result``), computed
+    """The classical baseline's saved result (``fluoseg.report.store.Result``), computed
     if missing: the threshold method and the stretch are chosen on the validation
     crop (the last training crop by name, the crop the trainer holds out) against
     its annotator masks, then every test crop is segmented and scored as the models
@@ -118,13 +122,7 @@ def baseline_experiment(
     is computed in a child process: it reads every training crop (over 1 GiB at cpu)
     and imports TensorFlow to describe the hardware, which the kernel then keeps.
     """
-    from fluoseg import results
-    from fluoseg.data.dataset import load_split
-    from fluoseg.hardware import describe
-    from fluoseg.sampling import split_crops
-    from fluoseg.training.isolate import run_in_subprocess, should_isolate
-
-    if results.load_result(BASELINE_RESULT, profile) is None and should_isolate(None):
+    if load_result(BASELINE_RESULT, profile) is None and should_isolate(None):
         kwargs = {"profile": profile, "data_dir": data_dir, "methods": tuple(methods)}
         kwargs["sigma"] = sigma
         run_in_subprocess("fluoseg.baseline", "baseline_experiment", kwargs)
@@ -136,7 +134,7 @@ def baseline_experiment(
         (best, stretch), scores = choose_method(
             [val.image], [val.mask], methods, sigma
         )
-        avg, per_crop, avg_truth, seconds, _ = results.score_test_crops(
+        avg, per_crop, avg_truth, seconds, _ = score_test_crops(
             lambda image: classical_segment(image, best, sigma, stretch),
             2,
             profile,
@@ -159,9 +157,9 @@ def baseline_experiment(
                 "sigma": sigma,
                 "chosen_on": val.name,
                 "validation_dice": scores,
-                "per_crop": results._frame_to_json(per_crop),
-                "average_truth": results._frame_to_json(avg_truth),
+                "per_crop": frame_to_json(per_crop),
+                "average_truth": frame_to_json(avg_truth),
             },
         }
 
-    return results.get_or_compute(BASELINE_RESULT, compute, profile)
+    return get_or_compute(BASELINE_RESULT, compute, profile)

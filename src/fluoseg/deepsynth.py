@@ -27,14 +27,17 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from fluoseg import io, results
+from fluoseg import io
 from fluoseg.config import Profile, dataset_dir, get_profile, runs_root
 from fluoseg.data.dataset import _file_entries, _write_manifest, read_manifest
 from fluoseg.diagnostics import cyclegan_from_run
 from fluoseg.errors import InputError
+from fluoseg.evaluation.evaluate import evaluate_run, is_current, train_args
+from fluoseg.experiments import Experiment, ensure_result, experiments, run_experiment
 from fluoseg.inference import predict_padded
 from fluoseg.models import model_config
 from fluoseg.models.registry import names, spec
+from fluoseg.report.store import load_result, save_result
 from fluoseg.run import Run
 from fluoseg.sampling import split_crops
 from fluoseg.training.isolate import run_in_subprocess, should_isolate
@@ -122,8 +125,9 @@ def render_dataset(
     G = nuclei, as the real images) and ``S<i>_truth.tif`` / ``S<i>_annotator.tif``
     (copies of the synthetic mask: uint8 0/255, B = pair). The test crops of
     ``data_dir`` are listed in the manifest by absolute path (not copied, never
-    trained on), so that ``fluoseg.results.evaluate_run`` scores a run trained on
-    this folder on them. The folder is written beside ``out_dir``, then renamed.
+    trained on), so that ``fluoseg.evaluation.evaluate.evaluate_run`` scores a run
+    trained on this folder on them. The folder is written beside ``out_dir``, then
+    renamed.
 
     Raises:
         InputError: not a finished unsupervised CycleGAN run, ``data_dir`` without
@@ -190,12 +194,12 @@ def _rendered_for(out: Path, run: Any) -> bool:
 
 def _cyclegan_result(prof: Profile, seed: int, progress: bool) -> Any:
     """The saved result of the unsupervised 2-class CycleGAN of ``seed``, trained
-    and scored first when missing or stale (``fluoseg.results.ensure_result``)."""
+    and scored first when missing or stale (``fluoseg.experiments.ensure_result``)."""
     name = "cyclegan-2class-unsup" + (f"-seed{seed}" if seed else "")
-    if name in results.experiments():
-        return results.ensure_result(name, prof, progress=progress, isolate=False)
-    exp = results.Experiment(name, name, "cyclegan", 2, unsupervised=True, seed=seed)
-    return results.run_experiment(exp, prof, progress=progress, isolate=False).result
+    if name in experiments():
+        return ensure_result(name, prof, progress=progress, isolate=False)
+    exp = Experiment(name, name, "cyclegan", 2, unsupervised=True, seed=seed)
+    return run_experiment(exp, prof, progress=progress, isolate=False).result
 
 
 def run_deepsynth(
@@ -206,12 +210,12 @@ def run_deepsynth(
     progress: bool = True,
 ) -> Any:
     """Train (or load) the unsupervised 2-class CycleGAN of ``seed``
-    (``fluoseg.results.ensure_result``), render the dataset's synthetic masks with
+    (``fluoseg.experiments.ensure_result``), render the dataset's synthetic masks with
     its G_I into ``deepsynth-<CycleGAN run>`` beside the profile's dataset (kept
     while that run is unchanged), train the U-Net on the renders with
     :data:`UNET_OVERRIDES` and score it on the real test crops as the tables' rows
     are; save the result :func:`result_name` and return the
-    ``fluoseg.results.Evaluation`` (``timings`` add ``render_seconds`` and
+    ``fluoseg.evaluation.evaluate.Evaluation`` (``timings`` add ``render_seconds`` and
     ``cyclegan_train_seconds``; ``extra`` the validation crop and score).
     ``cyclegan_run``: render with this finished run instead."""
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
@@ -237,12 +241,12 @@ def run_deepsynth(
                 progress=progress, config_overrides=overrides,
                 isolate=False)  # fmt: skip
     name = result_name(seed)
-    ev = results.evaluate_run(run, name, prof, save=False)
+    ev = evaluate_run(run, name, prof, save=False)
     state = _json(run.path / "checkpoint" / "state.json")
     names = [e["name"] for e in manifest["crops"] if e["split"] == "train"]
     timings = dict(ev.result.timings, render_seconds=manifest["render_seconds"],
                    cyclegan_train_seconds=cg_seconds)  # fmt: skip
-    args = dict(results._train_args(run), config_overrides=overrides)
+    args = dict(train_args(run), config_overrides=overrides)
     extra = dict(
         ev.result.extra, label=LABEL + (f" (seed {seed})" if seed else ""),
         seed=seed, train=args, cyclegan_result=cg_name,
@@ -250,8 +254,8 @@ def run_deepsynth(
         rendered_data=str(data), validation_crop=names[split_crops(names)[1][0]],
         validation={k: state.get(k) for k in ("monitor", "best", "best_epoch")},
     )  # fmt: skip
-    results.save_result(name, ev.average, timings, run.hardware, prof, extra=extra)
-    return dataclasses.replace(ev, result=results.load_result(name, prof))
+    save_result(name, ev.average, timings, run.hardware, prof, extra=extra)
+    return dataclasses.replace(ev, result=load_result(name, prof))
 
 
 def _still_rendered(result: Any) -> bool:
@@ -270,19 +274,19 @@ def ensure_deepsynth(
     progress: bool = True,
     isolate: bool | None = None,
 ) -> Any:
-    """The saved ``fluoseg.results.Result`` of :func:`run_deepsynth`, computed if
-    missing or stale (as ``fluoseg.results.ensure_result``; ``isolate``: in a child
+    """The saved ``fluoseg.report.store.Result`` of :func:`run_deepsynth`, computed if
+    missing or stale (as ``fluoseg.experiments.ensure_result``; ``isolate``: in a child
     process, by default inside a Jupyter kernel)."""
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     name = result_name(seed)
-    found = results.load_result(name, prof)
-    if found is not None and results._is_current(found) and _still_rendered(found):
+    found = load_result(name, prof)
+    if found is not None and is_current(found) and _still_rendered(found):
         return found
     if not should_isolate(isolate):
         return run_deepsynth(prof, seed, progress=progress).result
     kwargs = {"profile": prof, "seed": int(seed), "progress": progress}
     run_in_subprocess("fluoseg.deepsynth", "run_deepsynth", kwargs)
-    saved = results.load_result(name, prof)
+    saved = load_result(name, prof)
     if saved is None:  # pragma: no cover - run_deepsynth always saves
         raise InputError(f"the child process saved no result {name!r}")
     return saved

@@ -13,6 +13,7 @@ the supervised CycleGAN's masks are unpaired) are derived from the same config b
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,7 +21,12 @@ from typing import Any
 
 import pandas as pd
 
+from fluoseg.config import get_profile
 from fluoseg.errors import InputError
+from fluoseg.models import model_config
+from fluoseg.models.configs import CONFIG_CLASSES
+from fluoseg.thesis import THESIS_PROFILE
+from fluoseg.training.plan import train_config
 
 # fields that describe the run, not a setting the thesis chose
 _IGNORED = frozenset(
@@ -40,11 +46,7 @@ def _flat(d: Mapping[str, Any], prefix: str) -> dict[str, Any]:
 def thesis_settings(model: str, n_classes: int) -> dict[str, Any]:
     """The thesis's settings of ``model`` (the ``paper`` profile), flattened as
     ``profile.*``, ``train.*`` and ``model.*``."""
-    from fluoseg.config import get_profile
-    from fluoseg.models import model_config
-    from fluoseg.training.plan import train_config
-
-    paper = get_profile("paper")
+    paper = get_profile(THESIS_PROFILE)
     return {
         **_flat(paper.to_dict(), "profile."),
         **_flat(train_config(model, paper).to_dict(), "train."),
@@ -55,10 +57,6 @@ def thesis_settings(model: str, n_classes: int) -> dict[str, Any]:
 def _with_omitted_defaults(model: str, saved: Mapping[str, Any]) -> dict[str, Any]:
     """A saved model configuration with the fields that ``to_dict`` leaves out at
     their default filled in (``fluoseg.models.configs._Config._OMIT_AT_DEFAULT``)."""
-    import dataclasses
-
-    from fluoseg.models.configs import CONFIG_CLASSES
-
     cls = CONFIG_CLASSES.get(model)
     if cls is None:
         return dict(saved)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from fluoseg.data.dataset import read_manifest
 from fluoseg.errors import InputError
 
 #: Dice difference below which two models count as "within" each other: about the
@@ -31,8 +32,6 @@ SEED_SDS = 2.0
 def session_gains(data_dir: str | os.PathLike) -> dict[str, float] | None:
     """Mean exposure gain of the simulated crops per split (``train``, ``test``),
     read from the dataset's manifest; ``None`` for real data (no manifest)."""
-    from fluoseg.data.dataset import read_manifest
-
     manifest = read_manifest(data_dir)
     if manifest is None:
         return None

@@ -21,6 +21,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from fluoseg import __version__, config
+from fluoseg.viz.mpl import register_figure_display
+
 
 def _myst_nb_glue() -> Any:
     """``myst_nb.glue``, or ``None`` when myst-nb is not installed."""
@@ -93,20 +96,19 @@ def start(profile: Any = None) -> Any:
     ``gpu`` when TensorFlow sees a GPU, else ``cpu``), prints it with the device, and,
     during a book build (``$FLUOSEG_PEAK_RSS`` set), samples the memory of the kernel
     and its descendants and records the peaks after every cell (:func:`track_peak_rss`).
+    Inside IPython it also lets the kernel show the book's matplotlib figures
+    (``fluoseg.viz.mpl.register_figure_display``).
     """
-
-    from fluoseg import __version__
-    from fluoseg.config import PROFILE_ENV, get_profile, gpu_names
-
-    prof = get_profile(profile)
-    gpus = gpu_names()
-    if profile is not None or os.environ.get(PROFILE_ENV, "").strip():
+    prof = config.get_profile(profile)
+    gpus = config.gpu_names()
+    if profile is not None or os.environ.get(config.PROFILE_ENV, "").strip():
         why = "set by $FLUOSEG_PROFILE" if profile is None else "chosen"
     else:
         why = "a GPU is visible" if gpus else "no GPU visible"
     device = f"GPU {', '.join(gpus)}" if gpus else f"CPU, {os.cpu_count()} cores"
     print(f"fluoseg {__version__}: profile {prof.name} ({why}); device: {device}")
     track_peak_rss()
+    register_figure_display()
     return prof
 
 
@@ -331,9 +333,7 @@ def chapter_resources(build_dir: Any = None) -> Any:
 
     import pandas as pd
 
-    from fluoseg.config import repo_root
-
-    root = repo_root()
+    root = config.repo_root()
     build = Path(build_dir) if build_dir else (root or Path.cwd()) / "_build"
     base = build.resolve().parent
     rows: dict[str, dict] = {}

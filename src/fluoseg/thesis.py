@@ -25,6 +25,9 @@ import pandas as pd
 
 from fluoseg.errors import InputError
 
+#: The profile that holds the thesis's settings (hyperparameters, 64³ patches).
+THESIS_PROFILE = "paper"
+
 THESIS_LABEL = "Thesis (real data, GTX 1070)"
 """Row label of the thesis's numbers in every side-by-side table."""
 
@@ -275,7 +278,7 @@ def time_accounting(
     }
 
 
-def _class_index(df: pd.DataFrame) -> pd.DataFrame:
+def class_index(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` indexed by class name (accepts a ``class`` column or a class index)."""
     for col in ("class", "class_name", "name"):
         if col in df.columns:
@@ -289,7 +292,7 @@ def to_thesis_row(metrics: pd.DataFrame) -> dict[str, float]:
     ``metrics`` has one row per class (index or ``class`` column = class names in code
     order) and at least the columns ``dice``, ``precision``, ``recall``.
     """
-    df = _class_index(metrics)
+    df = class_index(metrics)
     missing = [m for m in METRIC_LABELS if m not in df.columns]
     if missing:
         raise InputError(

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
+import math
+
+import numpy as np
+
+from fluoseg import CLASS_NAMES
+from fluoseg.evaluation.metrics import evaluate
+from fluoseg.io import check_same_shape, read_mask
 
 HELP = "score a predicted mask TIFF against a truth mask TIFF (Dice, precision, ...)"
 
@@ -16,6 +24,7 @@ SHOWN = ("dice", "precision", "recall", "iou")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's options."""
     parser.epilog = EPILOG
     parser.add_argument(
         "--pred", required=True, metavar="P.tif", help="predicted mask TIFF"
@@ -36,9 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _read_masks(pred: str, truth: str, classes: int | None):
-    from fluoseg.io import check_same_shape, read_mask
-
+def _read_masks(
+    pred: str, truth: str, classes: int | None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The predicted and truth masks with ``classes`` channels (default: as many as
+    the mask with more has)."""
     masks = [read_mask(pred), read_mask(truth)]
     check_same_shape(masks[0], masks[1], names=(pred, truth))
     n = classes or max(m.shape[-1] for m in masks)
@@ -50,12 +61,7 @@ def _read_masks(pred: str, truth: str, classes: int | None):
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-    import math
-
-    from fluoseg import CLASS_NAMES
-    from fluoseg.evaluation.metrics import evaluate
-
+    """Score ``--pred`` against ``--truth`` and print the table (or JSON)."""
     pred, truth, n = _read_masks(args.pred, args.truth, args.classes)
     df = evaluate(pred, truth, class_names=CLASS_NAMES[:n])
     if args.json:
