@@ -115,7 +115,7 @@ def test_baseline_experiment_chooses_on_validation_and_scores_test(
 
 @pytest.mark.slow
 def test_baseline_experiment_in_a_kernel_computes_in_a_child(monkeypatch, tmp_path):
-    import fluoseg.data.dataset as D
+    import fluoseg.data.loaders as D
     from fluoseg.baseline import baseline_experiment
 
     monkeypatch.setenv("FLUOSEG_RUNS", str(tmp_path))

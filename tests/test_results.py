@@ -285,10 +285,10 @@ def test_evaluate_run_scores_each_crop_once_against_both_masks(
         assert split == "test" and n_classes == 2
         return dict.fromkeys(("I1", "I2"), coarse if truth == "annotator" else perfect)
 
-    fake = types.ModuleType("fluoseg.data.dataset")
+    fake = types.ModuleType("fluoseg.data.loaders")
     fake.load_split = load_split
     fake.load_masks = load_masks
-    monkeypatch.setitem(sys.modules, "fluoseg.data.dataset", fake)
+    monkeypatch.setitem(sys.modules, "fluoseg.data.loaders", fake)
 
     calls = []
 

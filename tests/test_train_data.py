@@ -51,7 +51,7 @@ def _cfg(model: str, n: int, unsup: bool, data: Path, raw: bool = False) -> dict
 def _all_at_once(cfg: dict, data: Path) -> tuple[list, list, list]:
     """The arrays as ``_load_data`` built them before streaming: every crop loaded,
     then every image pre-processed."""
-    from fluoseg.data.dataset import load_split
+    from fluoseg.data.loaders import load_split
     from fluoseg.sampling import preprocess_image
 
     n = cfg["n_classes"]

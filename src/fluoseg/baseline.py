@@ -118,7 +118,7 @@ def baseline_experiment(
     and imports TensorFlow to describe the hardware, which the kernel then keeps.
     """
     from fluoseg import results
-    from fluoseg.data.dataset import load_split
+    from fluoseg.data.loaders import load_split
     from fluoseg.hardware import describe
     from fluoseg.sampling import split_crops
     from fluoseg.train import _isolate, run_in_subprocess

@@ -441,7 +441,7 @@ def load_test_data(
 ) -> tuple[list, dict]:
     """The test crops with their annotator masks, and the perfect masks by crop name
     (the images are read once)."""
-    from fluoseg.data.dataset import load_masks, load_split
+    from fluoseg.data.loaders import load_masks, load_split
 
     kw = {"profile": profile, "data_dir": data_dir, "n_classes": n_classes}
     return load_split("test", truth="annotator", **kw), load_masks(

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fluoseg.config import Profile, dataset_dir, get_profile, runs_root
-from fluoseg.data.dataset import MASK_KINDS
+from fluoseg.data.loaders import MASK_KINDS
 from fluoseg.errors import InputError, check_choice, require_tensorflow
 from fluoseg.io import atomic_write
 from fluoseg.training.plan import TrainConfig, stopping_patience, train_config
@@ -612,7 +612,7 @@ def _load_data(cfg: dict, profile: Profile, data_dir: Path, tc: TrainConfig, see
     unpaired = None
     if cfg["model"] == "cyclegan":
         if cfg["unsupervised"]:
-            from fluoseg.data.dataset import load_synthetic_masks
+            from fluoseg.data.loaders import load_synthetic_masks
 
             unpaired = [
                 np.asarray(getattr(m, "mask", m), dtype=np.uint8)
@@ -686,7 +686,7 @@ def _training_arrays(
     in memory at once.
     """
     from fluoseg.coded import encode
-    from fluoseg.data.dataset import iter_split
+    from fluoseg.data.loaders import iter_split
     from fluoseg.sampling import mask_positions, preprocess_image
 
     n = int(cfg["n_classes"])
@@ -779,7 +779,8 @@ def _mask_share(
 ) -> list[float]:
     """Per-class foreground share of the masks a CycleGAN learns from (synthetic
     when unsupervised, else the training crops' masks), for ``threshold_by_share``."""
-    from fluoseg.data.dataset import ensure_dataset, load_masks, load_synthetic_masks
+    from fluoseg.data.dataset import ensure_dataset
+    from fluoseg.data.loaders import load_masks, load_synthetic_masks
 
     if not Path(data_dir).is_dir():
         ensure_dataset(profile)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from fluoseg import CLASS_NAMES
-from fluoseg.data.dataset import MASK_KINDS, load_split
+from fluoseg.data.loaders import MASK_KINDS, load_split
 from fluoseg.errors import check_choice
 from fluoseg.metrics import average, evaluate
 
