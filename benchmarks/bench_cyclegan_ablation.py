@@ -67,9 +67,9 @@ def run_variant(name: str, profile: str, seed: int, out: Path) -> dict:
     import numpy as np
 
     from fluoseg.data.loaders import load_split
+    from fluoseg.data.validation import split_crops
     from fluoseg.inference import threshold_by_share
     from fluoseg.metrics import evaluate
-    from fluoseg.sampling import split_crops
     from fluoseg.train import _mask_share, train
 
     spec = VARIANTS[name]

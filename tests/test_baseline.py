@@ -25,7 +25,7 @@ def test_classical_segment_is_stretch_smooth_threshold(method):
     from scipy import ndimage
     from skimage import filters
 
-    from fluoseg.preprocess import normalize_percentile
+    from fluoseg.transforms import normalize_percentile
 
     image, mask = _blobs()
     pred = classical_segment(image, method, sigma=1.5)

@@ -233,7 +233,7 @@ def test_profile_note_warns_at_smoke_only() -> None:
 def test_profile_note_states_the_validation_hold_out_and_window_rule(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import fluoseg.sampling
+    import fluoseg.data.validation
     from fluoseg.results import profile_note, validation_note
 
     for name in ("smoke", "cpu", "paper"):
@@ -245,7 +245,7 @@ def test_profile_note_states_the_validation_hold_out_and_window_rule(
     assert "holds out the last training crop" in validation_note("cpu")
     assert "last training crop" not in validation_note("paper")
     # generated from the settings, not typed: another fraction changes the sentence
-    monkeypatch.setattr(fluoseg.sampling, "GRID_VALIDATION_FRACTION", 0.2)
+    monkeypatch.setattr(fluoseg.data.validation, "GRID_VALIDATION_FRACTION", 0.2)
     assert "20 % of the 433" in validation_note("paper")
     assert "(87 patches, seeded)" in validation_note("paper")
 

@@ -149,7 +149,7 @@ def test_params_dict_round_trip():
 def test_exposure_differs_between_crops_and_the_stretch_removes_it():
     """Crops differ several-fold in raw brightness (gain, channel balance, offset);
     the 5/98 percentile stretch brings their object intensities together."""
-    from fluoseg.preprocess import normalize_percentile
+    from fluoseg.transforms import normalize_percentile
 
     p = SimulationParams(shape=(16, 64, 64))
     crops = [simulate_crop(p, seed=s) for s in range(8)]

@@ -44,10 +44,10 @@ def classical_segment(
     Gaussian-smoothed (``sigma`` voxels) image above its automatic ``method``
     threshold (computed on the whole volume, or an even sample of
     ``THRESHOLD_SAMPLE`` voxels of a larger one). ``stretch`` applies the package's
-    percentile stretch first (``fluoseg.preprocess.normalize_percentile``)."""
+    percentile stretch first (``fluoseg.transforms.normalize_percentile``)."""
     from scipy import ndimage
 
-    from fluoseg.preprocess import normalize_percentile
+    from fluoseg.transforms import normalize_percentile
 
     x = np.asarray(volume, dtype=np.float32)
     if x.ndim != 4:
@@ -119,8 +119,8 @@ def baseline_experiment(
     """
     from fluoseg import results
     from fluoseg.data.loaders import load_split
+    from fluoseg.data.validation import split_crops
     from fluoseg.hardware import describe
-    from fluoseg.sampling import split_crops
     from fluoseg.train import _isolate, run_in_subprocess
 
     if results.load_result(BASELINE_RESULT, profile) is None and _isolate(None):

@@ -4,7 +4,7 @@ An unsupervised CycleGAN's G_I (mask -> image) renders an image for every synthe
 mask of the dataset (:func:`render_dataset`); the package's ordinary U-Net is trained
 on these rendered image/mask pairs and segments the real test crops
 (:func:`run_deepsynth`, :func:`ensure_deepsynth`). No annotation is read: the U-Net's
-validation crop (``fluoseg.sampling.split_crops``) is a rendered crop.
+validation crop (``fluoseg.data.validation.split_crops``) is a rendered crop.
 
 G_I works in the CycleGAN's image domain, the percentile stretch clipped to [0, 1]
 (``fluoseg.models.cyclegan``), so the U-Net is trained with ``stretch_clip=True``
@@ -70,7 +70,7 @@ def render_volume(run: Any, model: Any, mask: np.ndarray) -> np.ndarray:
     """G_I's image (Z, Y, X, 2) in [0, 1] for a mask (Z, Y, X, n) {0, 1}, sliding the
     run's inference window over the whole volume (Gaussian blending)."""
     from fluoseg.inference import predict_volume
-    from fluoseg.sampling import pad_to_at_least
+    from fluoseg.transforms import pad_to_at_least
 
     def fn(batch: np.ndarray) -> np.ndarray:  # [-1, 1] in and out of G_I
         out = model.g_i.predict_on_batch(2.0 * batch - 1.0)
@@ -219,8 +219,8 @@ def run_deepsynth(
     import dataclasses
 
     from fluoseg import results
+    from fluoseg.data.validation import split_crops
     from fluoseg.models import model_config
-    from fluoseg.sampling import split_crops
     from fluoseg.train import train, with_overrides
     from fluoseg.training.plan import train_config
 

@@ -64,14 +64,16 @@ def domain_shares(
 
     Image patches are drawn as the trainer draws them (``foreground_fraction`` of them
     centred on ``proposals``, the bright blobs, as masks or as their
-    :class:`~fluoseg.sampling.Positions`); their share is read from
+    :class:`~fluoseg.data.origins.Positions`); their share is read from
     ``annotated`` masks at the same place, **for diagnosis only** (training never reads
     them). Mask patches are drawn from the ``synthetic`` masks the same way. Returns
     one row per patch and class: ``domain``, ``class``, ``share``. The image values are
     not read (only their shapes are checked): ``images=None`` skips that check.
     """
-    from fluoseg.sampling import Positions, _cut, fixed_mask_patches, fixed_origins
-    from fluoseg.sampling import pad_to_at_least as pad
+    from fluoseg.data.origins import Positions
+    from fluoseg.data.origins import cut_window as _cut
+    from fluoseg.data.validation import fixed_mask_patches, fixed_origins
+    from fluoseg.transforms import pad_to_at_least as pad
 
     def shape3(x: Any) -> tuple[int, ...]:  # as padded to the patch (as Positions)
         if isinstance(x, Positions):

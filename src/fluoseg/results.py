@@ -111,7 +111,8 @@ def validation_note(profile: Profile | str | None = None) -> str:
     """One sentence, generated from the settings, on the validation data the trainer
     holds out at ``profile`` and at ``paper`` (the thesis's 433 patches)."""
     from fluoseg.data.dataset import dataset_spec
-    from fluoseg.sampling import GRID_VALIDATION_FRACTION, grid_origins
+    from fluoseg.data.origins import grid_origins
+    from fluoseg.data.validation import GRID_VALIDATION_FRACTION
     from fluoseg.thesis import raw_tables
     from fluoseg.training.plan import train_config
 

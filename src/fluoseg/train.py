@@ -256,7 +256,7 @@ class Run:
         (faster on CPUs with AVX512-BF16/AMX; see :meth:`network`).
         """
         from fluoseg.inference import predict_volume
-        from fluoseg.sampling import preprocess_image
+        from fluoseg.transforms import preprocess_image
 
         x = np.asarray(volume)
         if x.ndim != 4 or x.shape[-1] != 2:
@@ -268,7 +268,7 @@ class Run:
         window = self._window()
         prof = self.profile
         # the network needs at least one window: reflect-pad small volumes, crop back
-        from fluoseg.sampling import pad_to_at_least
+        from fluoseg.transforms import pad_to_at_least
 
         shape = x.shape[:3]
         padded = pad_to_at_least(x, window)
@@ -599,12 +599,8 @@ def _unpaired_side(
 
 def _load_data(cfg: dict, profile: Profile, data_dir: Path, tc: TrainConfig, seed: int):  # noqa: ANN202
     """The training sampler and the fixed validation arrays of a run."""
-    from fluoseg.sampling import (
-        PatchSampler,
-        fixed_patches,
-        grid_split,
-        split_crops,
-    )
+    from fluoseg.data.pipeline import PatchSampler
+    from fluoseg.data.validation import fixed_patches, grid_split, split_crops
 
     n = int(cfg["n_classes"])
     names, images, masks = _training_arrays(cfg, profile, data_dir)
@@ -678,7 +674,7 @@ def _training_arrays(
 ) -> tuple[list[str], list[Any], list[Any]]:
     """The training crops' names, pre-processed float32 images (as
     :class:`~fluoseg.coded.CodedImage` where they take few values) and uint8 masks
-    (for the unsupervised CycleGAN the :class:`~fluoseg.sampling.Positions` of its
+    (for the unsupervised CycleGAN the :class:`~fluoseg.data.origins.Positions` of its
     bright-blob proposals: they only place the image patches).
 
     Crops are read one at a time and only these arrays are kept, so the raw images
@@ -687,7 +683,8 @@ def _training_arrays(
     """
     from fluoseg.coded import encode
     from fluoseg.data.loaders import iter_split
-    from fluoseg.sampling import mask_positions, preprocess_image
+    from fluoseg.data.origins import mask_positions
+    from fluoseg.transforms import preprocess_image
 
     n = int(cfg["n_classes"])
     clip = bool(cfg["model_config"].get("stretch_clip", True))
@@ -717,7 +714,7 @@ def _training_arrays(
 def _proposal_masks(image: np.ndarray, n_classes: int) -> np.ndarray:
     """``bright_proposals`` of ``image`` with ``n_classes`` channels (an empty pair
     channel: nothing is centred on it)."""
-    from fluoseg.sampling import bright_proposals
+    from fluoseg.data.origins import bright_proposals
 
     prop = bright_proposals(image)
     if n_classes > prop.shape[-1]:
@@ -733,7 +730,7 @@ def _unpaired_validation(
     the validation images: its unpaired domain (the synthetic masks when
     unsupervised, so the checkpoint rule uses no annotation), or, supervised, the
     held-out masks."""
-    from fluoseg.sampling import fixed_mask_patches
+    from fluoseg.data.validation import fixed_mask_patches
 
     return fixed_mask_patches(
         source, profile.patch_shape, n, profile.foreground_fraction, seed

@@ -13,6 +13,9 @@
   generate.
 - :mod:`fluoseg.data.crops`: the :class:`Crop` record the loaders return.
 - :mod:`fluoseg.data.real`: loaders for the real dataset's layouts.
+- :mod:`fluoseg.data.pipeline`: the training input pipeline (``PatchSampler``),
+  with :mod:`fluoseg.data.origins` (where patches are cut) and
+  :mod:`fluoseg.data.validation` (held-out crops and fixed validation patches).
 
 Submodules are imported on demand so that ``import fluoseg.data`` stays light.
 """

@@ -6,18 +6,21 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import tifffile
 
 from fluoseg import io
 from fluoseg.errors import InputError
 
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
 
 def write_instances(path: Path, instances: np.ndarray, voxel_size=None) -> None:
     """Write (Z, Y, X, 2) uint16 instance ids as a zlib-compressed ImageJ hyperstack."""
+    import tifffile  # imported on use, as fluoseg.io does: the CLI starts faster
+
     data = np.ascontiguousarray(np.transpose(instances.astype(np.uint16), (0, 3, 1, 2)))
     meta: dict[str, Any] = {"axes": "ZCYX"}
     kwargs: dict[str, Any] = {}
@@ -35,6 +38,8 @@ def write_instances(path: Path, instances: np.ndarray, voxel_size=None) -> None:
 
 def read_instances(path: str | os.PathLike) -> np.ndarray:
     """Read a ``<crop>_instances.tif`` as (Z, Y, X, 2) uint16 (nuclei, Golgi)."""
+    import tifffile
+
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: file not found (expected a <crop>_instances.tif)")
@@ -85,6 +90,8 @@ class Crop:
 
     def pairs(self) -> pd.DataFrame:
         """The true pairs table (synthetic data only) as a DataFrame."""
+        import pandas as pd  # imported on use: the CLI starts faster
+
         if self.pairs_path is None:
             raise InputError(f"crop {self.name}: no pairs table (real data?)")
         return pd.read_csv(self.pairs_path)

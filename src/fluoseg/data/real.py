@@ -33,7 +33,7 @@ import numpy as np
 from fluoseg import io
 from fluoseg.data.crops import Crop
 from fluoseg.errors import InputError
-from fluoseg.preprocess import scale_to_unit
+from fluoseg.transforms import scale_to_unit
 
 MASK_WORDS: tuple[str, ...] = ("mask", "annotator", "truth", "label")
 TIFF_SUFFIXES: tuple[str, ...] = (".tif", ".tiff")

@@ -3,11 +3,15 @@ and the table of true nucleus-Golgi pairs."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from fluoseg.data.simulate.params import PAIR_COLUMNS, SimulationParams
 from fluoseg.data.simulate.shapes import SimObject
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 
 def coarse_labels(labels: np.ndarray, f: int) -> np.ndarray:
@@ -82,6 +86,8 @@ def pairs_table(
     nuclei: list[SimObject], golgi: list[SimObject], partner: list[int]
 ) -> pd.DataFrame:
     """One row per rendered nucleus and per unpaired Golgi (:data:`PAIR_COLUMNS`)."""
+    import pandas as pd  # imported on use: the CLI starts faster
+
     rows = []
     paired_nuclei = {}
     for g in range(len(golgi)):
