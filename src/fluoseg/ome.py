@@ -29,8 +29,19 @@ from typing import Any
 import numpy as np
 
 from fluoseg import CLASS_NAMES
+from fluoseg.chunked import (
+    RunNetwork,
+    percentiles,
+    predict_chunked,
+    read_ome_zarr,
+    stretch,
+    to_zyxc,
+    write_ome_zarr,
+)
 from fluoseg.errors import InputError
-from fluoseg.io import FILE_CHANNELS, atomic_write, ome_voxel_size
+from fluoseg.io import FILE_CHANNELS, atomic_write
+from fluoseg.objects import connected_components
+from fluoseg.tiff_format import ome_voxel_size
 
 
 @dataclass(frozen=True)
@@ -144,8 +155,6 @@ def write_ome_mask(
 def instance_labels(mask: np.ndarray) -> np.ndarray:
     """(Z, Y, X, C) uint32: the 6-connected objects of every channel of a (Z, Y, X, C)
     mask, numbered 1..n over the whole image (channel 0's objects first)."""
-    from fluoseg.objects import connected_components
-
     arr = np.asarray(mask)
     if arr.ndim != 4:
         raise InputError(f"mask of shape {arr.shape}: expected (Z, Y, X, C)")
@@ -197,16 +206,6 @@ def predict_ome_zarr(
     from contextlib import nullcontext
 
     import dask.array as da
-
-    from fluoseg.chunked import (
-        RunNetwork,
-        percentiles,
-        predict_chunked,
-        read_ome_zarr,
-        stretch,
-        to_zyxc,
-        write_ome_zarr,
-    )
 
     name = str(src)
     image = read_ome_zarr(src)
