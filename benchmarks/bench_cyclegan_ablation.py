@@ -67,10 +67,10 @@ def run_variant(name: str, profile: str, seed: int, out: Path) -> dict:
     """Train variant ``name`` and score it on the validation crop."""
     import numpy as np
 
-    from fluoseg.data.dataset import load_split
+    from fluoseg.data.loaders import load_split
+    from fluoseg.data.validation import split_crops
     from fluoseg.evaluation.metrics import evaluate
     from fluoseg.inference import threshold_by_share
-    from fluoseg.sampling import split_crops
     from fluoseg.training.data import mask_share
     from fluoseg.training.trainer import train
 

@@ -25,7 +25,7 @@ def test_classical_segment_is_stretch_smooth_threshold(method):
     from scipy import ndimage
     from skimage import filters
 
-    from fluoseg.preprocess import normalize_percentile
+    from fluoseg.transforms import normalize_percentile
 
     image, mask = _blobs()
     pred = classical_segment(image, method, sigma=1.5)
@@ -115,7 +115,7 @@ def test_baseline_experiment_chooses_on_validation_and_scores_test(
 
 @pytest.mark.slow
 def test_baseline_experiment_in_a_kernel_computes_in_a_child(monkeypatch, tmp_path):
-    import fluoseg.data.dataset as D
+    import fluoseg.data.loaders as D
     from fluoseg.baseline import baseline_experiment
 
     monkeypatch.setenv("FLUOSEG_RUNS", str(tmp_path))

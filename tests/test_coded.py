@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fluoseg.coded import CodedImage, encode
-from fluoseg.sampling import pad_to_at_least
+from fluoseg.transforms import pad_to_at_least
 
 
 def _bits(a: np.ndarray) -> bytes:
@@ -55,7 +55,8 @@ def test_padding_codes_pads_the_image(shape: tuple[int, ...]) -> None:
 def test_sampler_batches_are_those_of_the_float32_images(
     tiny_volume: np.ndarray, tiny_mask: np.ndarray
 ) -> None:
-    from fluoseg.sampling import PatchSampler, fixed_patches
+    from fluoseg.data.pipeline import PatchSampler
+    from fluoseg.data.validation import fixed_patches
 
     images = [np.round(tiny_volume * 50) / 50, np.round(tiny_volume[::-1] * 7) / 7]
     images = [im.astype(np.float32) for im in images]

@@ -9,17 +9,19 @@ import numpy as np
 import pytest
 
 from fluoseg.cli import main
+from fluoseg.data.crops import read_instances
 from fluoseg.data.dataset import (
     dataset_spec,
     ensure_dataset,
     generate_dataset,
+    read_manifest,
+    sha256,
+)
+from fluoseg.data.loaders import (
     iter_split,
     load_masks,
     load_split,
     load_synthetic_masks,
-    read_instances,
-    read_manifest,
-    sha256,
 )
 from fluoseg.errors import InputError
 
@@ -173,7 +175,7 @@ def test_cli_generates_and_rejects_bad_input(tmp_path, capsys):
 
 
 def test_instances_round_trip(tmp_path):
-    from fluoseg.data.dataset import write_instances
+    from fluoseg.data.crops import write_instances
 
     inst = np.zeros((3, 5, 6, 2), dtype=np.uint16)
     inst[1, 2, 3, 0] = 700

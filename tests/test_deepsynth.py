@@ -36,7 +36,8 @@ def test_render_writes_a_dataset_the_loaders_read(rendered: Path, cyclegan_run):
     import tifffile
 
     from fluoseg import io
-    from fluoseg.data.dataset import load_split, read_manifest
+    from fluoseg.data.dataset import read_manifest
+    from fluoseg.data.loaders import load_split
 
     data = Path(cyclegan_run.config["data_dir"])
     source = read_manifest(data)

@@ -59,8 +59,8 @@ def test_domain_shares_reads_annotation_where_the_image_patch_was_cut() -> None:
 
 
 def test_domain_shares_from_proposal_positions_equal_those_from_masks() -> None:
+    from fluoseg.data.origins import mask_positions
     from fluoseg.diagnostics import domain_shares
-    from fluoseg.sampling import mask_positions
 
     gen = np.random.default_rng(4)
     shapes = [(10, 20, 18), (6, 14, 30)]  # one thinner than the patch: padded

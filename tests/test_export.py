@@ -18,7 +18,7 @@ pytest.importorskip("bioimageio.spec")
 
 def test_package_preprocess_matches_the_percentile_stretch(tiny_volume) -> None:
     from fluoseg.export import package_preprocess
-    from fluoseg.preprocess import normalize_percentile
+    from fluoseg.transforms import normalize_percentile
 
     ours = normalize_percentile(tiny_volume)
     theirs = package_preprocess(tiny_volume[None])[0]
@@ -82,7 +82,7 @@ def test_export_validates_and_reproduces_offline(smoke_unet_run, tmp_path) -> No
     x = np.load(out / "test_input.npy")
     y = np.load(out / "test_output.npy")
     assert x.shape == (1, 16, 16, 16, 2) and y.shape == (1, 16, 16, 16, 2)
-    from fluoseg.preprocess import normalize_percentile
+    from fluoseg.transforms import normalize_percentile
 
     direct = run.segmenter.predict_on_batch(normalize_percentile(x))
     np.testing.assert_allclose(y, np.asarray(direct), atol=1e-4)

@@ -7,7 +7,7 @@ import pytest
 
 from fluoseg import io
 from fluoseg.data import real
-from fluoseg.data.dataset import load_split
+from fluoseg.data.loaders import load_split
 from fluoseg.errors import InputError
 
 

@@ -232,7 +232,7 @@ def test_profile_note_warns_at_smoke_only() -> None:
 def test_profile_note_states_the_validation_hold_out_and_window_rule(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import fluoseg.sampling
+    import fluoseg.data.validation
     from fluoseg.report.notes import profile_note, validation_note
 
     for name in ("smoke", "cpu", "paper"):
@@ -244,7 +244,7 @@ def test_profile_note_states_the_validation_hold_out_and_window_rule(
     assert "holds out the last training crop" in validation_note("cpu")
     assert "last training crop" not in validation_note("paper")
     # generated from the settings, not typed: another fraction changes the sentence
-    monkeypatch.setattr(fluoseg.sampling, "GRID_VALIDATION_FRACTION", 0.2)
+    monkeypatch.setattr(fluoseg.data.validation, "GRID_VALIDATION_FRACTION", 0.2)
     assert "20 % of the 433" in validation_note("paper")
     assert "(87 patches, seeded)" in validation_note("paper")
 
@@ -254,7 +254,7 @@ def test_evaluate_run_scores_each_crop_once_against_both_masks(
 ) -> None:
     from dataclasses import dataclass as dc
 
-    from fluoseg.data import dataset
+    from fluoseg.data import loaders
     from fluoseg.evaluation.evaluate import evaluate_run
 
     shape = (4, 6, 6)
@@ -283,8 +283,8 @@ def test_evaluate_run_scores_each_crop_once_against_both_masks(
         assert split == "test" and n_classes == 2
         return dict.fromkeys(("I1", "I2"), coarse if truth == "annotator" else perfect)
 
-    monkeypatch.setattr(dataset, "load_split", load_split)
-    monkeypatch.setattr(dataset, "load_masks", load_masks)
+    monkeypatch.setattr(loaders, "load_split", load_split)
+    monkeypatch.setattr(loaders, "load_masks", load_masks)
 
     calls = []
 

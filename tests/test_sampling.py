@@ -1,24 +1,27 @@
-"""Tests of the training input pipeline (fluoseg.sampling)."""
+"""Tests of the training input pipeline (fluoseg.data.pipeline, fluoseg.data.origins,
+fluoseg.data.validation)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from fluoseg.errors import InputError
-from fluoseg.sampling import (
-    PatchSampler,
+from fluoseg.data.origins import (
     bright_proposals,
     cut_patch,
+    grid_origins,
+    sample_origins,
+)
+from fluoseg.data.pipeline import PatchSampler
+from fluoseg.data.validation import (
     fixed_mask_patches,
     fixed_origins,
     fixed_patches,
-    grid_origins,
     grid_split,
-    pad_to_at_least,
-    sample_origins,
     split_crops,
 )
+from fluoseg.errors import InputError
+from fluoseg.transforms import pad_to_at_least
 
 PATCH = (8, 8, 8)
 
@@ -244,3 +247,45 @@ def test_fixed_origins_are_where_fixed_patches_cuts():
         cut = np.stack([cut_patch(images[c], o, patch) for c, o in origins])
         assert cut.dtype == np.float32
         np.testing.assert_array_equal(cut, x)
+
+
+# origins as fluoseg.patches.sample_origins was tested (one sampler now)
+
+
+def _mask():
+    m = np.zeros((30, 40, 40, 2), dtype=np.uint8)
+    m[5:25, 5:35, 5:35, 0] = 1  # a big nucleus
+    m[12:14, 30:32, 30:32, 1] = 1  # a tiny Golgi (8 voxels)
+    return m
+
+
+def test_origins_is_deterministic_and_in_bounds():
+    m = _mask()
+    a = sample_origins(m, (8, 16, 16), 50, 0.6, np.random.default_rng(3))
+    b = sample_origins(m, (8, 16, 16), 50, 0.6, np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (50, 3) and a.dtype == np.int64
+    assert (a >= 0).all() and (a <= [22, 24, 24]).all()
+
+
+def test_origins_balances_classes():
+    m = _mask()
+    patch = (8, 8, 8)
+    o = sample_origins(m, patch, 400, 1.0, np.random.default_rng(0))
+    hits_golgi = [m[z : z + 8, y : y + 8, x : x + 8, 1].any() for z, y, x in o]
+    # Golgi is 8 of ~12 000 foreground voxels, yet about half the patches contain it
+    assert 0.4 < np.mean(hits_golgi) < 0.6
+    uniform = sample_origins(m, patch, 400, 0.0, np.random.default_rng(0))
+    hits_u = [m[z : z + 8, y : y + 8, x : x + 8, 1].any() for z, y, x in uniform]
+    assert np.mean(hits_u) < 0.1
+
+
+def test_origins_without_foreground_is_uniform_and_small_axes_are_padded_first():
+    m = np.zeros((4, 20, 20, 1), dtype=np.uint8)
+    with pytest.raises(InputError, match="pad first"):
+        sample_origins(m, (8, 8, 8), 20, 1.0, np.random.default_rng(0))
+    padded = pad_to_at_least(m, (8, 8, 8))
+    o = sample_origins(padded, (8, 8, 8), 20, 1.0, np.random.default_rng(0))
+    assert (o[:, 0] == 0).all() and o[:, 1:].max() <= 12
+    with pytest.raises(InputError, match="foreground_fraction"):
+        sample_origins(padded, (8, 8, 8), 5, 1.5, np.random.default_rng(0))

@@ -6,13 +6,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from fluoseg.data.simulate import (
-    PAIR_COLUMNS,
-    SimulationParams,
-    _coarse,
-    _count,
-    simulate_crop,
-)
+from fluoseg.data.simulate import PAIR_COLUMNS, SimulationParams, simulate_crop
+from fluoseg.data.simulate.annotate import coarse_labels
+from fluoseg.data.simulate.layout import count_objects
 from fluoseg.errors import InputError
 
 SHAPE = (24, 96, 96)
@@ -122,15 +118,17 @@ def test_coarse_majority_rule_exact():
     lab = np.zeros((1, 4, 4), dtype=np.uint16)
     lab[0, 0, 0:2] = 5  # 2 of 4 voxels: half -> drawn
     lab[0, 2, 2] = 7  # 1 of 4: not drawn
-    out = _coarse(lab, 2)
+    out = coarse_labels(lab, 2)
     assert out.tolist() == [[[5, 0], [0, 0]]]
 
 
 def test_pair_count_is_thesis_range_for_big_crops_and_scaled_for_small():
     rng = np.random.default_rng(0)
-    big = [_count(rng, SimulationParams(shape=(61, 818, 627)))[0] for _ in range(50)]
+    big_p = SimulationParams(shape=(61, 818, 627))
+    big = [count_objects(rng, big_p)[0] for _ in range(50)]
     assert 40 <= min(big) and max(big) <= 90
-    small = [_count(rng, SimulationParams(shape=(24, 64, 64)))[0] for _ in range(20)]
+    small_p = SimulationParams(shape=(24, 64, 64))
+    small = [count_objects(rng, small_p)[0] for _ in range(20)]
     assert max(small) == 3  # min_pairs
 
 
@@ -151,7 +149,7 @@ def test_params_dict_round_trip():
 def test_exposure_differs_between_crops_and_the_stretch_removes_it():
     """Crops differ several-fold in raw brightness (gain, channel balance, offset);
     the 5/98 percentile stretch brings their object intensities together."""
-    from fluoseg.preprocess import normalize_percentile
+    from fluoseg.transforms import normalize_percentile
 
     p = SimulationParams(shape=(16, 64, 64))
     crops = [simulate_crop(p, seed=s) for s in range(8)]

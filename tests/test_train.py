@@ -351,7 +351,7 @@ def test_share_rule_run_config_and_segment(trained: Run, data_dir: Path) -> None
     import dataclasses
 
     from fluoseg.config import get_profile
-    from fluoseg.data.dataset import load_synthetic_masks
+    from fluoseg.data.loaders import load_synthetic_masks
     from fluoseg.inference import threshold_by_share
     from fluoseg.models import model_config
     from fluoseg.training.plan import TrainConfig

@@ -13,8 +13,8 @@ import pytest
 
 from fluoseg.coded import CodedImage
 from fluoseg.config import get_profile
+from fluoseg.data.origins import Positions, mask_positions
 from fluoseg.models import model_config
-from fluoseg.sampling import Positions, mask_positions
 from fluoseg.training.data import load_data, proposal_masks, training_arrays
 from fluoseg.training.plan import train_config
 from fluoseg.training.trainer import run_config
@@ -47,8 +47,8 @@ def _cfg(model: str, n: int, unsup: bool, data: Path, raw: bool = False) -> dict
 def _all_at_once(cfg: dict, data: Path) -> tuple[list, list, list]:
     """The arrays as ``load_data`` built them before streaming: every crop loaded,
     then every image pre-processed."""
-    from fluoseg.data.dataset import load_split
-    from fluoseg.sampling import preprocess_image
+    from fluoseg.data.loaders import load_split
+    from fluoseg.transforms import preprocess_image
 
     n = cfg["n_classes"]
     crops = load_split("train", data_dir=data, truth=cfg["truth"], n_classes=n)
@@ -143,7 +143,8 @@ def test_batches_equal_those_of_float32_images(
 
 
 def test_positions_give_the_voxels_of_the_mask(tiny_mask: np.ndarray) -> None:
-    from fluoseg.sampling import class_voxels, pad_to_at_least
+    from fluoseg.data.origins import class_voxels
+    from fluoseg.transforms import pad_to_at_least
 
     gen = np.random.default_rng(0)
     overlapping = (gen.random((3, 5, 4, 3)) > 0.7).astype(np.uint8)  # classes overlap
@@ -195,7 +196,7 @@ def test_at_most_one_raw_image_is_alive(
 
 def test_normalize_percentile_is_the_thesis_formula_bit_for_bit() -> None:
     """The in-place stretch gives exactly the out-of-place expression's float32s."""
-    from fluoseg.preprocess import normalize_percentile
+    from fluoseg.transforms import normalize_percentile
 
     gen = np.random.default_rng(3)
     sparse = (gen.random((4, 6, 6, 2)) > 0.99).astype(np.float32)  # b == a: threshold
@@ -217,7 +218,7 @@ def test_unpaired_sampler_drops_the_paired_masks_not_its_batches(
 ) -> None:
     """With an unpaired mask side (CycleGAN) the sampler holds no copy of the images'
     own masks, and its batches are those it drew with them."""
-    from fluoseg.sampling import PatchSampler
+    from fluoseg.data.pipeline import PatchSampler
 
     masks = [tiny_mask[..., :2], tiny_mask[::-1, :, :, :2].copy()]
     images = [tiny_volume, tiny_volume[::-1].copy()]

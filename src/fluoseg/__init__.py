@@ -2,7 +2,7 @@
 
 The package behind the fluoseg course. Modules are imported lazily by the chapters:
 ``fluoseg.config`` (profiles and paths), ``fluoseg.io`` (TIFF in and out),
-``fluoseg.preprocess``, ``fluoseg.patches``, ``fluoseg.inference``,
+``fluoseg.transforms``, ``fluoseg.patches``, ``fluoseg.inference``,
 ``fluoseg.evaluation.metrics``, ``fluoseg.data`` (simulator and dataset),
 ``fluoseg.models``, ``fluoseg.training``, ``fluoseg.run``.
 """

@@ -14,15 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from fluoseg.data.dataset import load_split
+from fluoseg.data.loaders import load_split
+from fluoseg.data.validation import split_crops
 from fluoseg.errors import InputError
 from fluoseg.evaluation.evaluate import score_test_crops
 from fluoseg.evaluation.metrics import evaluate
 from fluoseg.hardware import describe
-from fluoseg.preprocess import normalize_percentile
 from fluoseg.report.store import frame_to_json, get_or_compute, load_result
-from fluoseg.sampling import split_crops
 from fluoseg.training.isolate import run_in_subprocess, should_isolate
+from fluoseg.transforms import normalize_percentile
 
 # Histogram thresholds of scikit-image. Li's iterative method is left out: on raw
 # float intensities its tolerance is tiny and it ran for over 10 minutes on one crop.
@@ -52,7 +52,7 @@ def classical_segment(
     Gaussian-smoothed (``sigma`` voxels) image above its automatic ``method``
     threshold (computed on the whole volume, or an even sample of
     ``THRESHOLD_SAMPLE`` voxels of a larger one). ``stretch`` applies the package's
-    percentile stretch first (``fluoseg.preprocess.normalize_percentile``)."""
+    percentile stretch first (``fluoseg.transforms.normalize_percentile``)."""
     from scipy import ndimage
 
     x = np.asarray(volume, dtype=np.float32)

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from fluoseg.transforms import pad_to_at_least
+
 MAX_CODES = 2**16
 """Most distinct values per channel that :func:`encode` codes (uint16 codes)."""
 
@@ -62,10 +64,8 @@ class CodedImage:
         return out if dtype is None else out.astype(dtype, copy=False)
 
     def padded(self, patch_shape: Sequence[int]) -> CodedImage:
-        """This image reflect-padded as ``sampling.pad_to_at_least`` pads the decoded
-        one (padding copies values, so it may copy codes instead)."""
-        from fluoseg.sampling import pad_to_at_least
-
+        """This image reflect-padded as :func:`fluoseg.transforms.pad_to_at_least` pads
+        the decoded one (padding copies values, so it may copy codes instead)."""
         codes = pad_to_at_least(self.codes, patch_shape)
         return self if codes is self.codes else CodedImage(codes, self.tables)
 

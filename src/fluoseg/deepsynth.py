@@ -4,7 +4,7 @@ An unsupervised CycleGAN's G_I (mask -> image) renders an image for every synthe
 mask of the dataset (:func:`render_dataset`); the package's ordinary U-Net is trained
 on these rendered image/mask pairs and segments the real test crops
 (:func:`run_deepsynth`, :func:`ensure_deepsynth`). No annotation is read: the U-Net's
-validation crop (``fluoseg.sampling.split_crops``) is a rendered crop.
+validation crop (``fluoseg.data.validation.split_crops``) is a rendered crop.
 
 G_I works in the CycleGAN's image domain, the percentile stretch clipped to [0, 1]
 (``fluoseg.models.cyclegan``), so the U-Net is trained with ``stretch_clip=True``
@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from fluoseg import io
 from fluoseg.config import Profile, dataset_dir, get_profile, runs_root
 from fluoseg.data.dataset import _file_entries, _write_manifest, read_manifest
+from fluoseg.data.validation import split_crops
 from fluoseg.diagnostics import cyclegan_from_run
 from fluoseg.errors import InputError
 from fluoseg.evaluation.evaluate import evaluate_run, is_current, train_args
@@ -39,7 +40,6 @@ from fluoseg.models import model_config
 from fluoseg.models.registry import names, spec
 from fluoseg.report.store import load_result, save_result
 from fluoseg.run import Run
-from fluoseg.sampling import split_crops
 from fluoseg.training.isolate import run_in_subprocess, should_isolate
 from fluoseg.training.plan import train_config
 from fluoseg.training.trainer import train, with_overrides

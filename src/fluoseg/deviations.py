@@ -130,7 +130,7 @@ def rule_deviations(config: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     if train.get("sampling", "grid") != "grid":
         share = float(profile.get("foreground_fraction") or 0.0)
         target = (
-            "bright blobs (fluoseg.sampling.bright_proposals, no annotation)"
+            "bright blobs (fluoseg.data.origins.bright_proposals, no annotation)"
             if model == "cyclegan" and unsup
             else "annotated objects"
         )

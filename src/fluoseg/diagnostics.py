@@ -18,13 +18,14 @@ import numpy as np
 import pandas as pd
 
 from fluoseg import CLASS_NAMES
+from fluoseg.data.origins import Positions, cut_window
+from fluoseg.data.validation import fixed_mask_patches, fixed_origins
 from fluoseg.errors import InputError
 from fluoseg.models import build_model
 from fluoseg.models.registry import names, spec
 from fluoseg.run import CHECKPOINT_DIR, STATE_FILE, Run, read_json
-from fluoseg.sampling import Positions, _cut, fixed_mask_patches, fixed_origins
-from fluoseg.sampling import pad_to_at_least as pad
 from fluoseg.training.isolate import call_isolated
+from fluoseg.transforms import pad_to_at_least as pad
 
 
 def cyclegan_epochs(history: pd.DataFrame, n_classes: int) -> pd.DataFrame:
@@ -71,7 +72,7 @@ def domain_shares(
 
     Image patches are drawn as the trainer draws them (``foreground_fraction`` of them
     centred on ``proposals``, the bright blobs, as masks or as their
-    :class:`~fluoseg.sampling.Positions`); their share is read from
+    :class:`~fluoseg.data.origins.Positions`); their share is read from
     ``annotated`` masks at the same place, **for diagnosis only** (training never reads
     them). Mask patches are drawn from the ``synthetic`` masks the same way. Returns
     one row per patch and class: ``domain``, ``class``, ``share``. The image values are
@@ -102,7 +103,7 @@ def domain_shares(
     origins = fixed_origins(proposals, patch_shape, n, foreground_fraction, seed)
     shape = tuple(int(p) for p in patch_shape)
     cut = [
-        _cut(pad(np.asarray(annotated[c])[..., :n_classes], shape), o, shape)
+        cut_window(pad(np.asarray(annotated[c])[..., :n_classes], shape), o, shape)
         for c, o in origins
     ]
     ann = np.stack(cut).astype(np.float32)

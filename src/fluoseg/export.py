@@ -15,7 +15,7 @@ read:
   (1, Z, Y, X, n) probabilities this package must reproduce;
 - ``cover.png`` (middle slice: image | probabilities) and ``README.md``.
 
-Preprocessing is fluoseg's percentile stretch (:func:`fluoseg.preprocess.
+Preprocessing is fluoseg's percentile stretch (:func:`fluoseg.transforms.
 normalize_percentile`, thesis eq. 5.1) in bioimage.io's terms: ``scale_range`` per
 sample and channel over ``z, y, x`` with percentiles 5 and 98, then ``clip`` to [0, 1]
 (a run trained with ``--raw``: ``clip`` only). bioimage.io's ``scale_range`` divides by

@@ -42,7 +42,7 @@ import numpy as np
 
 from fluoseg.errors import InputError
 from fluoseg.patches import axis_starts
-from fluoseg.sampling import pad_to_at_least
+from fluoseg.transforms import pad_to_at_least
 
 BLENDINGS = ("gaussian", "constant", "thesis")
 GAUSSIAN_SIGMA_SCALE = 1.0 / 8.0
@@ -350,7 +350,7 @@ def predict_padded(
     **kwargs: object,
 ) -> np.ndarray:
     """:func:`predict_volume` of a volume that may be smaller than the window: it is
-    reflect-padded up to the window first (``fluoseg.sampling.pad_to_at_least``, so a
+    reflect-padded up to the window first (``fluoseg.transforms.pad_to_at_least``, so a
     network traced on one window shape sees only that shape) and the output is cropped
     back to the input's spatial shape. ``kwargs`` go to :func:`predict_volume`."""
     vol = np.asarray(volume)

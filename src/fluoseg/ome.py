@@ -30,8 +30,18 @@ from typing import Any
 import numpy as np
 
 from fluoseg import CLASS_NAMES
+from fluoseg.chunked import (
+    RunNetwork,
+    percentiles,
+    predict_chunked,
+    read_ome_zarr,
+    stretch,
+    to_zyxc,
+    write_ome_zarr,
+)
 from fluoseg.errors import InputError
-from fluoseg.io import FILE_CHANNELS, atomic_write, ome_voxel_size
+from fluoseg.io import FILE_CHANNELS, atomic_write
+from fluoseg.tiff_format import ome_voxel_size
 
 
 @dataclass(frozen=True)
@@ -198,16 +208,6 @@ def predict_ome_zarr(
     from contextlib import nullcontext
 
     import dask.array as da
-
-    from fluoseg.chunked import (
-        RunNetwork,
-        percentiles,
-        predict_chunked,
-        read_ome_zarr,
-        stretch,
-        to_zyxc,
-        write_ome_zarr,
-    )
 
     name = str(src)
     image = read_ome_zarr(src)

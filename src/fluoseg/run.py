@@ -37,7 +37,7 @@ from fluoseg.config import Profile
 from fluoseg.errors import InputError, require_tensorflow
 from fluoseg.inference import predict_padded, threshold_by_share
 from fluoseg.models import with_precision
-from fluoseg.sampling import preprocess_image
+from fluoseg.transforms import preprocess_image
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from fluoseg.config import get_profile
+from fluoseg.data.dataset import generate_dataset
+from fluoseg.errors import InputError
+
 HELP = "generate the synthetic dataset (smoke: seconds; standard: about 2 minutes)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``fluoseg data``."""
     parser.add_argument(
         "--profile",
         default=None,
@@ -30,10 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fluoseg.config import get_profile
-    from fluoseg.data.dataset import generate_dataset
-    from fluoseg.errors import InputError
-
+    """Generate (or complete) the profile's dataset; 0 on success."""
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers {args.workers}: expected a positive integer")
     profile = get_profile(args.profile)

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from fluoseg.config import repo_root
+
 SOURCE = (
     "HemaxiN/3D_U-Vec (Dataset/GroundTruthVectors) and HemaxiN/3DNGMic "
     "(object_shapes), GPL-3.0, Narotamo et al."
@@ -89,8 +91,6 @@ REAL_GOLGI_ELONGATION_MEDIAN: float = 1.94
 
 def default_folder() -> Path | None:
     """``<repo>/../shared/calibration`` if it exists, else ``None``."""
-    from fluoseg.config import repo_root
-
     root = repo_root()
     if root is None:
         return None

@@ -1,6 +1,6 @@
-"""The standard synthetic dataset on disk, and the loaders every chapter uses.
+"""The synthetic dataset on disk: its crops (spec), their generation and the manifest.
 
-``fluoseg data`` (or :func:`ensure_dataset` from a notebook) writes, under
+``fluoseg data`` (or :func:`ensure_dataset` from a notebook's first cell) writes, under
 ``fluoseg.config.dataset_dir(profile)``::
 
     manifest.json               seeds, parameters, sizes and sha256 of every file
@@ -22,8 +22,10 @@ masks, for tests.
 Generation is deterministic (same seed, same bytes) and idempotent: files whose
 checksum matches the manifest are kept, anything else is regenerated.
 
-If ``$FLUOSEG_DATA`` points at a folder of real crops (no ``manifest.json``), the
-loaders read it with :mod:`fluoseg.data.real` instead.
+The crop sizes of each dataset and the sessions' detector gains are data:
+``fluoseg/resources/datasets.json``. Reading a dataset is :mod:`fluoseg.data.loaders`'
+job; if ``$FLUOSEG_DATA`` points at a folder of real crops (no ``manifest.json``),
+they read it with :mod:`fluoseg.data.real` instead.
 """
 
 from __future__ import annotations
@@ -32,19 +34,24 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from fluoseg.config import Profile, dataset_dir, get_profile
+from fluoseg import io
+from fluoseg.config import DATA_ENV, Profile, data_root, dataset_dir, get_profile
+from fluoseg.data import real
+from fluoseg.data.crops import write_instances
+from fluoseg.data.simulate import SimulationParams, simulate_crop
+from fluoseg.data.synthetic_masks import SyntheticMaskParams, synthetic_mask
 from fluoseg.errors import InputError
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
-MASK_KINDS: tuple[str, ...] = ("annotator", "truth")
 
 
 @dataclass(frozen=True)
@@ -66,31 +73,34 @@ class DatasetSpec:
     synthetic: tuple[CropSpec, ...]
 
 
-# Training crops (x × y × z in the thesis's notation -> (Z, Y, X) here). Their 64^3
-# grid patches, floor(Y/64) * floor(X/64) after z padding to 64, add up to the
-# thesis's 433: 108 + 28 + 81 + 72 + 72 + 72.
-_STANDARD_TRAIN: tuple[tuple[int, int, int], ...] = (
-    (61, 818, 627),
-    (55, 505, 257),
-    (58, 590, 600),
-    (57, 600, 530),
-    (60, 620, 540),
-    (56, 560, 600),
-)
-_STANDARD_TEST: tuple[tuple[int, int, int], ...] = ((58, 620, 450), (60, 700, 380))
-_SMOKE_TRAIN: tuple[tuple[int, int, int], ...] = ((24, 64, 64), (24, 72, 64))
-_SMOKE_TEST: tuple[tuple[int, int, int], ...] = ((24, 64, 72), (24, 64, 64))
-_SMOKE_SYNTHETIC: tuple[tuple[int, int, int], ...] = ((24, 64, 64),) * 4
+def _dataset_table() -> dict[str, Any]:
+    """``fluoseg/resources/datasets.json``: crop sizes and session gains."""
+    path = resources.files("fluoseg") / "resources" / "datasets.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+_TABLE = _dataset_table()
+DATASET_SHAPES: dict[str, dict[str, tuple[tuple[int, int, int], ...]]] = {
+    name: {
+        part: tuple(tuple(int(s) for s in shape) for shape in shapes)
+        for part, shapes in parts.items()
+    }
+    for name, parts in _TABLE["datasets"].items()
+}
+"""Crop sizes (Z, Y, X) of each dataset by part (``train``, ``test``,
+``synthetic``); the six standard training crops cut into non-overlapping 64³
+patches give the thesis's 433."""
 
 
 def dataset_spec(name: str, seed: int = 0) -> DatasetSpec:
     """The crops of the ``standard`` or ``smoke`` dataset for a base ``seed``."""
-    if name == "standard":
-        train, test, synthetic = _STANDARD_TRAIN, _STANDARD_TEST, _STANDARD_TRAIN
-    elif name == "smoke":
-        train, test, synthetic = _SMOKE_TRAIN, _SMOKE_TEST, _SMOKE_SYNTHETIC
-    else:
-        raise InputError(f"unknown dataset {name!r}: expected 'standard' or 'smoke'")
+    if name not in DATASET_SHAPES:
+        raise InputError(
+            f"unknown dataset {name!r}: expected "
+            + " or ".join(repr(n) for n in DATASET_SHAPES)
+        )
+    parts = DATASET_SHAPES[name]
+    train, test, synthetic = parts["train"], parts["test"], parts["synthetic"]
     base = 1000 * int(seed)
     crops = [
         CropSpec(f"T{i + 1}", "train", s, base + i + 1) for i, s in enumerate(train)
@@ -105,22 +115,22 @@ def dataset_spec(name: str, seed: int = 0) -> DatasetSpec:
     return DatasetSpec(name, tuple(crops), tuple(synth))
 
 
-# Acquisition sessions: the training crops were imaged in one session, the test crops
-# in another with a higher detector gain (brighter by 2-3x, same SNR), as happens
-# when a lab adds new images to a study. A per-crop percentile stretch removes the
-# difference; a model fed raw intensities meets brighter objects than it was trained
-# on (the thesis's raw U-Net over-segments: precision 0.29, recall 0.99, Table 5.1).
 SESSION_GAIN: dict[str, tuple[float, float]] = {
-    "train": (0.15, 0.35),
-    "test": (0.55, 0.85),
+    split: (float(lo), float(hi)) for split, (lo, hi) in _TABLE["session_gain"].items()
 }
+"""Detector gain range of each acquisition session (split): the training crops were
+imaged in one session, the test crops in another with a higher gain (brighter by 2-3x,
+same SNR), as happens when a lab adds new images to a study. A per-crop percentile
+stretch removes the difference; a model fed raw intensities meets brighter objects
+than it was trained on (the thesis's raw U-Net over-segments: precision 0.29, recall
+0.99, Table 5.1)."""
 
 
-def simulation_params(shape: tuple[int, int, int], split: str = "train"):
+def simulation_params(
+    shape: tuple[int, int, int], split: str = "train"
+) -> SimulationParams:
     """The :class:`SimulationParams` of a crop of ``shape`` in ``split`` (its
     session's exposure gain, :data:`SESSION_GAIN`; defaults otherwise)."""
-    from fluoseg.data.simulate import SimulationParams
-
     if split not in SESSION_GAIN:
         raise InputError(
             f"unknown split {split!r}: expected one of {', '.join(SESSION_GAIN)}"
@@ -130,10 +140,8 @@ def simulation_params(shape: tuple[int, int, int], split: str = "train"):
     )
 
 
-def synthetic_params():
+def synthetic_params() -> SyntheticMaskParams:
     """The :class:`SyntheticMaskParams` of the dataset's synthetic masks."""
-    from fluoseg.data.synthetic_masks import SyntheticMaskParams
-
     return SyntheticMaskParams()
 
 
@@ -151,42 +159,7 @@ def sha256(path: str | os.PathLike) -> str:
 
 def _atomic(path: Path, write: Callable[[str], None]) -> None:
     """Write ``path`` through ``fluoseg.io.atomic_write``, replacing a stale file."""
-    from fluoseg.io import atomic_write
-
-    atomic_write(path, write, overwrite=True)
-
-
-def write_instances(path: Path, instances: np.ndarray, voxel_size=None) -> None:
-    """Write (Z, Y, X, 2) uint16 instance ids as a zlib-compressed ImageJ hyperstack."""
-    import tifffile
-
-    data = np.ascontiguousarray(np.transpose(instances.astype(np.uint16), (0, 3, 1, 2)))
-    meta: dict[str, Any] = {"axes": "ZCYX"}
-    kwargs: dict[str, Any] = {}
-    if voxel_size is not None:
-        meta.update(spacing=float(voxel_size[0]), unit="micron")
-        kwargs["resolution"] = (1.0 / voxel_size[2], 1.0 / voxel_size[1])
-    _atomic(
-        path,
-        lambda tmp: tifffile.imwrite(
-            tmp, data, imagej=True, metadata=meta, compression="zlib", **kwargs
-        ),
-    )
-
-
-def read_instances(path: str | os.PathLike) -> np.ndarray:
-    """Read a ``<crop>_instances.tif`` as (Z, Y, X, 2) uint16 (nuclei, Golgi)."""
-    import tifffile
-
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: file not found (expected a <crop>_instances.tif)")
-    data = tifffile.imread(p)
-    if data.ndim != 4 or data.shape[1] != 2:
-        raise InputError(
-            f"{p}: shape {data.shape} (expected (Z, 2, Y, X) uint16 instance ids)"
-        )
-    return np.ascontiguousarray(np.transpose(data, (0, 2, 3, 1)))
+    io.atomic_write(path, write, overwrite=True)
 
 
 def _crop_files(folder: Path, c: CropSpec) -> dict[str, Path]:
@@ -206,9 +179,6 @@ def _synth_files(folder: Path, c: CropSpec) -> dict[str, Path]:
 
 def _make_crop(folder: str, c: CropSpec) -> dict[str, Any]:
     """Simulate one crop and write its files (runs in a worker process)."""
-    from fluoseg import io
-    from fluoseg.data.simulate import simulate_crop
-
     params = simulation_params(c.shape, c.split)
     crop = simulate_crop(params, c.seed)
     files = _crop_files(Path(folder), c)
@@ -236,9 +206,6 @@ def _make_crop(folder: str, c: CropSpec) -> dict[str, Any]:
 
 def _make_synthetic(folder: str, c: CropSpec) -> dict[str, Any]:
     """Draw one synthetic mask and write it (runs in a worker process)."""
-    from fluoseg import io
-    from fluoseg.data.synthetic_masks import synthetic_mask
-
     params = synthetic_params()
     mask = synthetic_mask(c.shape, c.seed, n_classes=3, params=params)
     files = _synth_files(Path(folder), c)
@@ -412,249 +379,47 @@ def _run_jobs(
     return out
 
 
+def find_dataset(profile: Profile | str | None = None) -> tuple[Path, bool]:
+    """The dataset folder of ``profile`` and whether it is ready to read (generates
+    nothing).
+
+    Ready: real data (``$FLUOSEG_DATA`` holding crops in a layout of
+    :mod:`fluoseg.data.real`, or a folder with ``train/`` and no ``manifest.json``),
+    or a generated dataset whose manifest lists every crop of the profile's dataset
+    with files of the listed sizes (``fluoseg data`` checks checksums).
+    """
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    if os.environ.get(DATA_ENV, "").strip() and real.layout(data_root()):
+        return data_root(), True  # $FLUOSEG_DATA holds real crops directly
+    folder = dataset_dir(prof)
+    manifest = read_manifest(folder)
+    if manifest is None:
+        return folder, (folder / "train").is_dir()  # real data, or not ours
+    if manifest.get("dataset") != prof.dataset:
+        return folder, False
+    spec = dataset_spec(prof.dataset, prof.seed)
+    items = {e["name"]: e for e in manifest["crops"] + manifest["synthetic"]}
+    ready = all(
+        _entry_ok(
+            folder,
+            items.get(c.name),
+            _expected(c, c.split == "synthetic_masks"),
+            False,
+        )
+        for c in spec.crops + spec.synthetic
+    )
+    return folder, ready
+
+
 def ensure_dataset(profile: Profile | str | None = None, *, progress=True) -> Path:
     """The dataset folder of ``profile``, generated first if missing or incomplete.
 
-    A folder of real data (``$FLUOSEG_DATA`` without ``manifest.json``, holding
-    ``train/`` or crops in a layout of :mod:`fluoseg.data.real`) is returned as is. Kept
-    files are checked by size only (``fluoseg data`` checks checksums).
+    Called once where a program starts (a notebook's first cell, ``fluoseg train``):
+    the loaders of :mod:`fluoseg.data.loaders` never generate. A folder of real data
+    is returned as is (:func:`find_dataset`).
     """
-    from fluoseg.config import DATA_ENV, data_root
-    from fluoseg.data import real
-
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
-    if os.environ.get(DATA_ENV, "").strip() and real.layout(data_root()):
-        return data_root()  # $FLUOSEG_DATA holds real crops directly
-    folder = dataset_dir(prof)
-    manifest = read_manifest(folder)
-    if manifest is None and (folder / "train").is_dir():
-        return folder  # real data, or a layout we do not own
-    if manifest is not None and manifest.get("dataset") == prof.dataset:
-        spec = dataset_spec(prof.dataset, prof.seed)
-        items = {e["name"]: e for e in manifest["crops"] + manifest["synthetic"]}
-        if all(
-            _entry_ok(
-                folder,
-                items.get(c.name),
-                _expected(c, c.split == "synthetic_masks"),
-                False,
-            )
-            for c in spec.crops + spec.synthetic
-        ):
-            return folder
-    generate_dataset(folder, prof, verify=False, progress=progress)
+    folder, ready = find_dataset(prof)
+    if not ready:
+        generate_dataset(folder, prof, verify=False, progress=progress)
     return folder
-
-
-# ------------------------------------------------------------------------ loading
-
-
-@dataclass
-class Crop:
-    """One crop as loaded for training or evaluation.
-
-    Attributes:
-        name: crop name (``T1``..``T6``, ``I1``, ``I2`` or the real file's stem).
-        split: ``train`` or ``test``.
-        image: (Z, Y, X, 2) float32 raw intensities in [0, 1], ``[nuclei, golgi]``.
-        mask: (Z, Y, X, n_classes) uint8 {0, 1}, ``[nuclei, golgi(, pair)]``.
-        voxel_size: (z, y, x) in µm, or ``None``.
-        image_path: the image file.
-        mask_path: the mask file read.
-        instances_path: ``<crop>_instances.tif`` (synthetic data only).
-        pairs_path: ``<crop>_pairs.csv`` (synthetic data only).
-    """
-
-    name: str
-    split: str
-    image: np.ndarray
-    mask: np.ndarray
-    voxel_size: tuple[float, float, float] | None
-    image_path: Path
-    mask_path: Path
-    instances_path: Path | None = None
-    pairs_path: Path | None = None
-
-    @property
-    def volume(self):
-        """The image as a :class:`fluoseg.io.Volume`."""
-        from fluoseg.io import Volume
-
-        return Volume(self.image, self.voxel_size, str(self.image_path))
-
-    def instances(self) -> np.ndarray:
-        """(Z, Y, X, 2) uint16 instance ids (synthetic data only)."""
-        if self.instances_path is None:
-            raise InputError(f"crop {self.name}: no instance labels (real data?)")
-        return read_instances(self.instances_path)
-
-    def pairs(self):
-        """The true pairs table (synthetic data only) as a DataFrame."""
-        import pandas as pd
-
-        if self.pairs_path is None:
-            raise InputError(f"crop {self.name}: no pairs table (real data?)")
-        return pd.read_csv(self.pairs_path)
-
-
-def _resolve(profile, data_dir) -> Path:
-    if data_dir is not None:
-        folder = Path(data_dir)
-        if not folder.is_dir():
-            raise InputError(f"{folder}: no such folder (expected a dataset folder)")
-        return folder
-    return ensure_dataset(profile)
-
-
-def load_split(
-    split: str = "train",
-    *,
-    profile: Profile | str | None = None,
-    data_dir: str | os.PathLike | None = None,
-    truth: str = "annotator",
-    n_classes: int = 2,
-) -> list[Crop]:
-    """Load the crops of one split, sorted by name.
-
-    Args:
-        split: ``train`` or ``test``.
-        profile: chooses the dataset (generated if missing) when ``data_dir`` is None.
-        data_dir: a dataset folder to read instead.
-        truth: ``annotator`` (the imperfect masks the thesis evaluated against) or
-            ``truth`` (the perfect masks). Real data have one mask per crop.
-        n_classes: 2 (nuclei, Golgi) or 3 (with the pair class).
-
-    All the split's images are held at once (the standard dataset's eight crops are
-    ~1.2 GB as float32): :func:`iter_split` reads one crop at a time.
-
-    Raises:
-        InputError: bad arguments, or a folder with no crops for ``split``.
-    """
-    return list(
-        iter_split(
-            split, profile=profile, data_dir=data_dir, truth=truth, n_classes=n_classes
-        )
-    )
-
-
-def iter_split(
-    split: str = "train",
-    *,
-    profile: Profile | str | None = None,
-    data_dir: str | os.PathLike | None = None,
-    truth: str = "annotator",
-    n_classes: int = 2,
-    names: Sequence[str] | None = None,
-) -> Iterator[Crop]:
-    """The crops of :func:`load_split`, in the same order, each read only when the
-    loop reaches it, so that a loop which keeps nothing of a crop holds one crop's
-    image at a time instead of the whole split's. Real data (a folder without a
-    manifest) are read as :func:`load_split` reads them. ``names``: only the crops of
-    these names (still in name order; others are not read). The arguments are checked,
-    and the folder resolved, at the call.
-
-    Raises:
-        InputError: bad arguments, or a folder with no crops for ``split``.
-    """
-    if split not in ("train", "test"):
-        raise InputError(f"split={split!r}: expected 'train' or 'test'")
-    if truth not in MASK_KINDS:
-        raise InputError(f"truth={truth!r}: expected 'annotator' or 'truth'")
-    if n_classes not in (2, 3):
-        raise InputError(f"n_classes={n_classes!r}: expected 2 or 3")
-    folder = _resolve(profile, data_dir)
-    manifest = read_manifest(folder)
-    if manifest is None:
-        from fluoseg.data import real
-
-        crops = real.load_real_split(folder, split, n_classes=n_classes)
-        return iter([c for c in crops if names is None or c.name in names])
-    entries = sorted(
-        (e for e in manifest["crops"] if e["split"] == split), key=lambda e: e["name"]
-    )
-    if not entries:
-        raise InputError(f"{folder}: no {split} crops (expected {split}/<crop>_*.tif)")
-    if names is not None:
-        missing = set(names) - {e["name"] for e in entries}
-        if missing:
-            raise InputError(f"{folder}: no {split} crop named {sorted(missing)}")
-        entries = [e for e in entries if e["name"] in names]
-    return (_read_crop(folder, e, split, truth, n_classes) for e in entries)
-
-
-def _read_crop(folder: Path, e: dict, split: str, truth: str, n_classes: int) -> Crop:
-    """One crop of a generated dataset from its manifest entry ``e``."""
-    from fluoseg import io
-
-    files = {k: folder / v["path"] for k, v in e["files"].items()}
-    vol = io.read_image(files["image"])
-    mask = io.read_mask(files[truth], n_classes=n_classes)
-    return Crop(
-        name=e["name"],
-        split=split,
-        image=vol.data,
-        mask=mask,
-        voxel_size=vol.voxel_size,
-        image_path=files["image"],
-        mask_path=files[truth],
-        instances_path=files.get("instances"),
-        pairs_path=files.get("pairs"),
-    )
-
-
-def load_masks(
-    split: str = "test",
-    *,
-    profile: Profile | str | None = None,
-    data_dir: str | os.PathLike | None = None,
-    truth: str = "annotator",
-    n_classes: int = 2,
-) -> dict[str, np.ndarray]:
-    """The masks of one split by crop name, as :func:`load_split` gives them, without
-    reading the images of a generated dataset (a test crop's image is ~130 MB as
-    float32; real data go through :func:`load_split`)."""
-    from fluoseg import io
-
-    folder = _resolve(profile, data_dir)
-    manifest = read_manifest(folder)
-    if manifest is None or truth not in MASK_KINDS:
-        crops = load_split(
-            split, profile=profile, data_dir=data_dir, truth=truth, n_classes=n_classes
-        )
-        return {c.name: c.mask for c in crops}
-    return {
-        e["name"]: io.read_mask(folder / e["files"][truth]["path"], n_classes=n_classes)
-        for e in sorted(manifest["crops"], key=lambda e: e["name"])
-        if e["split"] == split
-    }
-
-
-def load_synthetic_masks(
-    *,
-    profile: Profile | str | None = None,
-    data_dir: str | os.PathLike | None = None,
-    n_classes: int = 2,
-) -> list[np.ndarray]:
-    """The dataset's unpaired synthetic masks, each (Z, Y, X, n_classes) uint8.
-
-    When the folder has none (e.g. real data), they are drawn on the fly with the
-    training crops' sizes.
-    """
-    from fluoseg import io
-
-    if n_classes not in (2, 3):
-        raise InputError(f"n_classes={n_classes!r}: expected 2 or 3")
-    folder = _resolve(profile, data_dir)
-    manifest = read_manifest(folder)
-    if manifest is not None and manifest.get("synthetic"):
-        return [
-            io.read_mask(folder / e["files"]["mask"]["path"], n_classes=n_classes)
-            for e in sorted(manifest["synthetic"], key=lambda e: e["name"])
-        ]
-    from fluoseg.data.synthetic_masks import synthetic_mask
-
-    shapes = [c.image.shape[:3] for c in load_split("train", data_dir=folder)]
-    return [
-        synthetic_mask(s, seed=501 + i, n_classes=n_classes, params=synthetic_params())
-        for i, s in enumerate(shapes)
-    ]

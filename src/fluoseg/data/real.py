@@ -30,7 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from fluoseg import io
+from fluoseg.data.crops import Crop
 from fluoseg.errors import InputError
+from fluoseg.transforms import scale_to_unit
 
 MASK_WORDS: tuple[str, ...] = ("mask", "annotator", "truth", "label")
 TIFF_SUFFIXES: tuple[str, ...] = (".tif", ".tiff")
@@ -99,8 +102,6 @@ def _npy_to_code(arr: np.ndarray, path: Path) -> np.ndarray:
 
 def read_npy_image(path: str | os.PathLike) -> np.ndarray:
     """A 3DNGMic image subvolume as (Z, Y, X, 2) float32 in [0, 1], [nuclei, golgi]."""
-    from fluoseg.preprocess import scale_to_unit
-
     p = Path(path)
     arr = np.load(p, allow_pickle=False)
     return scale_to_unit(_npy_to_code(arr, p))
@@ -140,15 +141,12 @@ def _split_pairs(folder: Path, split: str) -> list[tuple[Path, Path]]:
 
 def load_real_split(
     folder: str | os.PathLike, split: str = "train", n_classes: int = 2
-):
-    """Load one split of a real-data folder as :class:`fluoseg.data.dataset.Crop`.
+) -> list[Crop]:
+    """Load one split of a real-data folder as :class:`fluoseg.data.crops.Crop`.
 
     Raises:
         InputError: no crops of a recognised layout for ``split``.
     """
-    from fluoseg import io
-    from fluoseg.data.dataset import Crop
-
     if split not in ("train", "test"):
         raise InputError(f"split={split!r}: expected 'train' or 'test'")
     d = Path(folder)

@@ -31,7 +31,7 @@ import pandas as pd
 
 from fluoseg import CLASS_NAMES
 from fluoseg.config import Profile
-from fluoseg.data import dataset
+from fluoseg.data import loaders
 from fluoseg.errors import InputError, check_choice
 from fluoseg.evaluation.metrics import average, evaluate
 from fluoseg.inference import BLENDINGS
@@ -134,9 +134,9 @@ def evaluate_on_test(
     the per-class average over the crops (``crop == "average"``, as the thesis's
     tables report).
     """
-    check_choice(truth, dataset.MASK_KINDS, "truth")
+    check_choice(truth, loaders.MASK_KINDS, "truth")
     ddir = Path(data_dir) if data_dir is not None else Path(run.config["data_dir"])
-    crops = dataset.load_split(
+    crops = loaders.load_split(
         "test",
         profile=run.profile,
         data_dir=ddir,
@@ -173,7 +173,7 @@ def load_test_data(
     """The test crops with their annotator masks, and the perfect masks by crop name
     (the images are read once)."""
     kw = {"profile": profile, "data_dir": data_dir, "n_classes": n_classes}
-    return dataset.load_split("test", truth="annotator", **kw), dataset.load_masks(
+    return loaders.load_split("test", truth="annotator", **kw), loaders.load_masks(
         "test", truth="truth", **kw
     )
 

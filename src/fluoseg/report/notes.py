@@ -7,8 +7,8 @@ validation hold-out and the window rule are generated from the settings.
 
 from __future__ import annotations
 
-from fluoseg import sampling
 from fluoseg.config import Profile, get_profile
+from fluoseg.data import origins, validation
 from fluoseg.data.dataset import dataset_spec
 from fluoseg.evaluation.evaluate import EVALUATION_BLENDINGS
 from fluoseg.thesis import THESIS_PROFILE, raw_tables
@@ -38,8 +38,8 @@ def validation_note(profile: Profile | str | None = None) -> str:
     patch = tuple(paper.patch_shape)
     crops = [c for c in dataset_spec(paper.dataset).crops if c.split == "train"]
     padded = [[max(s, p) for s, p in zip(c.shape, patch, strict=True)] for c in crops]
-    n_grid = sum(len(sampling.grid_origins(shape, patch)) for shape in padded)
-    fraction = sampling.GRID_VALIDATION_FRACTION
+    n_grid = sum(len(origins.grid_origins(shape, patch)) for shape in padded)
+    fraction = validation.GRID_VALIDATION_FRACTION
     n_val = max(1, round(fraction * n_grid))
     thesis_n = raw_tables()["hyperparameters"]["train_patches"]
     pct = f"{100 * fraction:g} %"

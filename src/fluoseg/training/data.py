@@ -15,25 +15,20 @@ import numpy as np
 
 from fluoseg.coded import encode
 from fluoseg.config import Profile
-from fluoseg.data.dataset import (
-    ensure_dataset,
-    iter_split,
-    load_masks,
-    load_synthetic_masks,
-)
-from fluoseg.errors import InputError
-from fluoseg.models.registry import spec
-from fluoseg.sampling import (
-    PatchSampler,
-    bright_proposals,
+from fluoseg.data.dataset import ensure_dataset
+from fluoseg.data.loaders import iter_split, load_masks, load_synthetic_masks
+from fluoseg.data.origins import bright_proposals, mask_positions
+from fluoseg.data.pipeline import PatchSampler
+from fluoseg.data.validation import (
     fixed_mask_patches,
     fixed_patches,
     grid_split,
-    mask_positions,
-    preprocess_image,
     split_crops,
 )
+from fluoseg.errors import InputError
+from fluoseg.models.registry import spec
 from fluoseg.training.plan import TrainConfig
+from fluoseg.transforms import preprocess_image
 
 
 def unpaired_side(
@@ -122,7 +117,7 @@ def training_arrays(
 ) -> tuple[list[str], list[Any], list[Any]]:
     """The training crops' names, pre-processed float32 images (as
     :class:`~fluoseg.coded.CodedImage` where they take few values) and uint8 masks
-    (for the unsupervised CycleGAN the :class:`~fluoseg.sampling.Positions` of its
+    (for the unsupervised CycleGAN the :class:`~fluoseg.data.origins.Positions` of its
     bright-blob proposals: they only place the image patches).
 
     Crops are read one at a time and only these arrays are kept, so the raw images

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from fluoseg.config import Profile, dataset_dir, get_profile, runs_root
-from fluoseg.data.dataset import MASK_KINDS, ensure_dataset
+from fluoseg.data.dataset import ensure_dataset
+from fluoseg.data.loaders import MASK_KINDS
 from fluoseg.errors import InputError, check_choice, require_tensorflow
 from fluoseg.hardware import describe
 from fluoseg.models import (

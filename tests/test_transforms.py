@@ -1,4 +1,5 @@
-"""fluoseg.preprocess: the percentile stretch on known arrays, value-range maps."""
+"""fluoseg.transforms: the percentile stretch on known arrays, value-range maps,
+padding to a patch."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import numpy as np
 import pytest
 
 from fluoseg.errors import InputError
-from fluoseg.preprocess import (
+from fluoseg.transforms import (
+    crop_to,
     from_symmetric,
     normalize_percentile,
+    pad_to_patch,
     scale_to_unit,
     to_symmetric,
     to_unit,
@@ -93,7 +96,7 @@ def test_symmetric_round_trip(rng):
 def test_stretch_without_upper_clip_keeps_the_order_of_bright_voxels() -> None:
     from fluoseg.chunked import stretch
     from fluoseg.export import package_preprocess
-    from fluoseg.sampling import preprocess_image
+    from fluoseg.transforms import preprocess_image
 
     x = np.linspace(0.0, 1.0, 2 * 10 * 10 * 2, dtype=np.float32).reshape(2, 10, 10, 2)
     clipped = normalize_percentile(x)
@@ -120,3 +123,26 @@ def test_only_the_cpu_unet_leaves_the_stretch_open_at_the_top() -> None:
     assert model_config("unet", "paper").stretch_clip is True  # the thesis
     assert model_config("unet", "smoke").stretch_clip is True
     assert model_config("unet", "gpu").stretch_clip is False
+
+
+def test_pad_to_patch_reflects_at_the_end_like_the_thesis():
+    vol = np.arange(5, dtype=np.float32).reshape(5, 1, 1, 1)
+    padded, widths = pad_to_patch(vol, (8, 1, 1))
+    assert widths == ((0, 3), (0, 0), (0, 0), (0, 0))
+    np.testing.assert_array_equal(padded.ravel(), [0, 1, 2, 3, 4, 3, 2, 1])
+    np.testing.assert_array_equal(crop_to(padded, vol.shape), vol)
+    # 55 slices, as the thesis's shortest crop, padded to 64
+    thesis, w = pad_to_patch(np.zeros((55, 4, 4, 2)), (64, 4, 4))
+    assert thesis.shape == (64, 4, 4, 2) and w[0] == (0, 9)
+
+
+def test_pad_single_voxel_axis_uses_edge():
+    vol = np.full((1, 2, 2), 7.0)
+    padded, _ = pad_to_patch(vol, (4, 2, 2))
+    assert padded.shape == (4, 2, 2) and (padded == 7).all()
+
+
+def test_pad_longer_than_the_axis():
+    vol = np.arange(3, dtype=np.float32).reshape(1, 1, 3)
+    padded, _ = pad_to_patch(vol, (1, 1, 8))
+    np.testing.assert_array_equal(padded.ravel(), [0, 1, 2, 1, 0, 1, 2, 1])

@@ -1,10 +1,18 @@
-"""Intensity preprocessing: percentile contrast stretching and value-range changes.
+"""Voxel-wise transforms of volumes: percentile contrast stretching, value-range maps
+and end padding to a patch.
 
-All functions are pure (the input is never modified) and return float32.
+All functions are pure (the input is never modified).
 
 The thesis stretches each channel's contrast with eq. 5.1,
 ``f(x) = (x - a) / (b - a)``, where ``a`` and ``b`` are the 5th and 98th percentiles of
-the channel; values outside ``[a, b]`` are clipped to 0 and 1.
+the channel; values outside ``[a, b]`` are clipped to 0 and 1
+(:func:`normalize_percentile`; :func:`preprocess_image` is the image as a model sees
+it).
+
+Padding is always added at the *end* of an axis, so an origin means the same voxel in
+the padded and the unpadded volume, and :func:`crop_to` undoes :func:`pad_to_patch`.
+The thesis pads crops of 55 to 61 slices up to 64 by reflection; the same rule applies
+to any axis shorter than the patch (:func:`pad_to_at_least` is the rule training uses).
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from fluoseg.errors import InputError
+
+Shape3 = tuple[int, int, int]
 
 
 def _default_axes(ndim: int) -> tuple[int, ...]:
@@ -121,3 +131,97 @@ def to_symmetric(x: np.ndarray) -> np.ndarray:
 def from_symmetric(x: np.ndarray) -> np.ndarray:
     """Map [-1, 1] back to [0, 1] (``(x + 1) / 2``); inverse of :func:`to_symmetric`."""
     return ((np.asarray(x, dtype=np.float32) + 1.0) / 2.0).astype(np.float32)
+
+
+def preprocess_image(image: np.ndarray, raw: bool, clip: bool = True) -> np.ndarray:
+    """The image as a model sees it: percentile-stretched to [0, 1] unless ``raw``
+    (``clip=False``: the stretch is clipped only below 0, see
+    :func:`normalize_percentile`)."""
+    if raw:
+        return np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+    return np.asarray(normalize_percentile(image, clip=clip), dtype=np.float32)
+
+
+# ------------------------------------------------------------------------ padding
+
+
+def shape3(shape: int | Sequence[int], what: str) -> Shape3:
+    """``shape`` (an int for a cube) as three positive ints; ``what`` names it in the
+    error."""
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),) * 3
+    out = tuple(int(s) for s in shape)
+    if len(out) != 3 or any(s < 1 for s in out):
+        raise InputError(f"{what}={tuple(shape)!r}: expected three positive integers")
+    return out  # type: ignore[return-value]
+
+
+def check_volume(volume: np.ndarray) -> np.ndarray:
+    """``volume`` as an array with three non-empty spatial axes (Z, Y, X, ...)."""
+    arr = np.asarray(volume)
+    if arr.ndim < 3 or any(s == 0 for s in arr.shape[:3]):
+        raise InputError(
+            f"volume of shape {arr.shape}: expected (Z, Y, X[, C]) with no empty axis"
+        )
+    return arr
+
+
+def pad_to_patch(
+    volume: np.ndarray, patch_shape: int | Sequence[int], mode: str = "reflect"
+) -> tuple[np.ndarray, tuple[tuple[int, int], ...]]:
+    """Pad each spatial axis shorter than the patch, at its end, up to the patch size.
+
+    ``mode`` is any :func:`numpy.pad` mode; with ``"reflect"`` an axis of a single
+    voxel, which cannot be reflected, is padded with ``"edge"`` instead.
+
+    Returns:
+        ``(padded, pad_widths)``; ``pad_widths`` has one ``(before, after)`` pair per
+        axis of ``volume`` (before is always 0; channel axes get ``(0, 0)``).
+    """
+    arr = check_volume(volume)
+    patch = shape3(patch_shape, "patch_shape")
+    widths = [(0, max(0, p - s)) for s, p in zip(arr.shape[:3], patch, strict=True)]
+    widths += [(0, 0)] * (arr.ndim - 3)
+    if not any(after for _, after in widths):
+        return arr, tuple(widths)
+    out = arr
+    for axis, (_, after) in enumerate(widths[:3]):
+        if after == 0:
+            continue
+        axis_mode = mode
+        if mode in ("reflect", "symmetric") and arr.shape[axis] == 1:
+            axis_mode = "edge"
+        w = [(0, 0)] * arr.ndim
+        w[axis] = (0, after)
+        out = np.pad(out, w, mode=axis_mode)
+    return out, tuple(widths)
+
+
+def crop_to(volume: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """The leading corner of ``volume`` with spatial ``shape`` (undoes end padding)."""
+    z, y, x = shape3(tuple(shape)[:3], "shape")
+    arr = np.asarray(volume)
+    if any(a < b for a, b in zip(arr.shape[:3], (z, y, x), strict=True)):
+        raise InputError(
+            f"cannot crop a volume of shape {arr.shape[:3]} to {(z, y, x)}: expected a "
+            "target no larger than the volume"
+        )
+    return arr[:z, :y, :x]
+
+
+def pad_to_at_least(volume: np.ndarray, patch_shape: Sequence[int]) -> np.ndarray:
+    """Reflect-pad ``volume`` (Z, Y, X, C) at the end of each axis to ``patch_shape``:
+    the padding training uses.
+
+    Axes already as large as the patch are left alone (an unpadded volume is returned
+    as is). When some axis is shorter than its padding, every axis is padded in
+    ``symmetric`` mode instead (the edge voxel repeated, reflection repeating), as
+    :func:`numpy.pad` would.
+    """
+    pads = [
+        max(0, int(p) - s) for s, p in zip(volume.shape[:3], patch_shape, strict=True)
+    ]
+    if not any(pads):
+        return volume
+    fits = all(a < s for a, s in zip(pads, volume.shape[:3], strict=True))
+    return pad_to_patch(volume, patch_shape, mode="reflect" if fits else "symmetric")[0]
