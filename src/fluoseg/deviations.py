@@ -24,7 +24,7 @@ import pandas as pd
 from fluoseg.config import get_profile
 from fluoseg.errors import InputError
 from fluoseg.models import model_config
-from fluoseg.models.configs import CONFIG_CLASSES
+from fluoseg.models.registry import names, spec
 from fluoseg.thesis import THESIS_PROFILE
 from fluoseg.training.plan import train_config
 
@@ -57,9 +57,9 @@ def thesis_settings(model: str, n_classes: int) -> dict[str, Any]:
 def _with_omitted_defaults(model: str, saved: Mapping[str, Any]) -> dict[str, Any]:
     """A saved model configuration with the fields that ``to_dict`` leaves out at
     their default filled in (``fluoseg.models.configs._Config._OMIT_AT_DEFAULT``)."""
-    cls = CONFIG_CLASSES.get(model)
-    if cls is None:
+    if model not in names():
         return dict(saved)
+    cls = spec(model).config
     omitted = getattr(cls, "_OMIT_AT_DEFAULT", ())
     defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.name in omitted}
     return {**defaults, **saved}
@@ -102,9 +102,10 @@ _THESIS_CHECKPOINT = {
     "vox2vox": "lowest validation loss, early stopping (§5.3.2)",
     "cyclegan": "chosen by eye from translated examples, after a collapse (§5.3.3)",
 }
-# What this package monitors to keep the best epoch (fluoseg.models.monitor_for).
+# What this package monitors to keep the best epoch (fluoseg.models.monitor_for);
+# None: the thesis's rule.
 _OUR_CHECKPOINT = {
-    "unet": "lowest val_loss, early stopping",
+    "unet": None,
     "vox2vox": "lowest val_dice_loss (the generator's weighted Dice term alone)",
     "cyclegan": "lowest val_selection_loss (automatic, no annotation)",
 }
@@ -131,19 +132,19 @@ def rule_deviations(config: Mapping[str, Any]) -> dict[str, dict[str, str]]:
         share = float(profile.get("foreground_fraction") or 0.0)
         target = (
             "bright blobs (fluoseg.data.origins.bright_proposals, no annotation)"
-            if model == "cyclegan" and unsup
+            if unsup
             else "annotated objects"
         )
         rows["rule: patch centres"] = {
             "this run": f"random patches, {share:.0%} centred on {target}",
             "thesis": "every patch of a regular grid over the training crops",
         }
-    if model in _OUR_CHECKPOINT and model != "unet":
+    if _OUR_CHECKPOINT.get(model):
         rows["rule: checkpoint"] = {
             "this run": _OUR_CHECKPOINT[model],
             "thesis": _THESIS_CHECKPOINT[model],
         }
-    if model == "cyclegan" and not unsup:
+    if model in names() and spec(model).unpaired and not unsup:
         rows["rule: mask side"] = {
             "this run": "annotator masks of other patches, drawn independently of "
             "the images (this book's reading of §5.3.3)",

@@ -49,6 +49,7 @@ from fluoseg import CLASS_NAMES, __version__
 from fluoseg.errors import InputError, require_tensorflow
 from fluoseg.export_docs import cover, readme
 from fluoseg.models import toy_batch
+from fluoseg.models.registry import spec
 from fluoseg.run import Run
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -94,12 +95,11 @@ FILES = {
 def size_step(config: dict) -> int:
     """The network's down-sampling factor: every input axis must be a multiple of it.
 
-    U-Net and Vox2Vox: ``2 ** (depth - 1)``; CycleGAN: ``2 ** n_down``.
+    U-Net and Vox2Vox: ``2 ** (depth - 1)``; CycleGAN: ``2 ** n_down`` (the model's
+    configuration class says: ``down_levels``).
     """
-    mc = config.get("model_config", {})
-    if config.get("model") == "cyclegan":
-        return 2 ** int(mc.get("n_down", 0))
-    return 2 ** max(int(mc.get("depth", 1)) - 1, 0)
+    cls = spec(str(config.get("model"))).config
+    return 2 ** cls.down_levels(config.get("model_config", {}))
 
 
 def check_exportable(net: keras.Model, model: str) -> None:

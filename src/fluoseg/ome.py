@@ -40,6 +40,7 @@ from fluoseg.chunked import (
     write_ome_zarr,
 )
 from fluoseg.errors import InputError
+from fluoseg.evaluation.instances import connected_components
 from fluoseg.io import FILE_CHANNELS, atomic_write
 from fluoseg.tiff_format import ome_voxel_size
 
@@ -155,8 +156,6 @@ def write_ome_mask(
 def instance_labels(mask: np.ndarray) -> np.ndarray:
     """(Z, Y, X, C) uint32: the 6-connected objects of every channel of a (Z, Y, X, C)
     mask, numbered 1..n over the whole image (channel 0's objects first)."""
-    from fluoseg.evaluation.instances import connected_components
-
     arr = np.asarray(mask)
     if arr.ndim != 4:
         raise InputError(f"mask of shape {arr.shape}: expected (Z, Y, X, C)")

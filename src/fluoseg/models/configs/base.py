@@ -34,6 +34,12 @@ class _Config:
     # class count: (field name, one weight per class in class order, up to 3 classes).
     _PER_CLASS: tuple[tuple[str, tuple[float, ...]], ...] = ()
 
+    @classmethod
+    def down_levels(cls, saved: dict[str, Any]) -> int:
+        """How many stride-2 down-samplings the segmenter of a saved configuration
+        (``to_dict`` output, possibly partial) applies: ``depth - 1`` by default."""
+        return max(int(saved.get("depth", 1)) - 1, 0)
+
     def to_dict(self) -> dict[str, Any]:
         """The configuration as a JSON-serialisable dictionary (tuples become lists)."""
         d = dataclasses.asdict(self)  # type: ignore[call-overload]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from fluoseg.errors import InputError
 from fluoseg.models.configs.base import _check_common, _check_divisible, _Config
@@ -171,6 +172,11 @@ class CycleGANConfig(_Config):
         "stretch_clip",
         "lambda_share",
     )
+
+    @classmethod
+    def down_levels(cls, saved: dict[str, Any]) -> int:
+        """G_S's stride-2 down-samplings: ``n_down``."""
+        return int(saved.get("n_down", 0))
 
     def __post_init__(self) -> None:
         _check_common(self)
