@@ -1,5 +1,6 @@
-"""The package's shape (issue 15): small modules, no import circle, imports at the top,
-no dispatch on model or profile names outside the registry and the profile files.
+"""The package's shape (issue 15): small modules, no import circle, no upward import
+(the layers of CONTRIBUTING.md), imports at the top, no dispatch on model or profile
+names outside the registry and the profile files.
 
 These read the source (``ast``), so they run in a second and need no TensorFlow.
 """
@@ -18,6 +19,24 @@ MAX_LINES = 450
 DISPATCH_ALLOWED = {"models/registry.py"}
 #: model and profile names whose comparison is dispatch
 NAMES = ("unet", "vox2vox", "cyclegan", "smoke", "cpu", "gpu", "paper")
+#: The pipeline's layers, in CONTRIBUTING.md's order: a module imports only from its
+#: own layer or the ones above it (the longest matching prefix names a module's layer).
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("fluoseg", "fluoseg.errors", "fluoseg.config", "fluoseg.thesis"),
+    ("fluoseg.io", "fluoseg.tiff_format", "fluoseg.transforms", "fluoseg.patches",
+     "fluoseg.coded", "fluoseg.hardware"),
+    ("fluoseg.viz", "fluoseg.notebook", "fluoseg.report.store"),
+    ("fluoseg.data",),
+    ("fluoseg.models",),
+    ("fluoseg.inference", "fluoseg.run"),
+    ("fluoseg.training",),
+    ("fluoseg.evaluation", "fluoseg.chunked", "fluoseg.ome"),
+    ("fluoseg.report", "fluoseg.experiments"),
+    ("fluoseg.baseline", "fluoseg.deepsynth", "fluoseg.diagnostics",
+     "fluoseg.deviations", "fluoseg.findings", "fluoseg.flops", "fluoseg.export",
+     "fluoseg.export_docs", "fluoseg.teaching"),
+    ("fluoseg.cli", "fluoseg.commands", "fluoseg.__main__"),
+)  # fmt: skip
 _ALT = "|".join(NAMES)
 DISPATCH = re.compile(
     rf"""(==|!=)\s*["']({_ALT})["']|["']({_ALT})["']\s*(==|!=)|\.name\s+in\s+\("""
@@ -73,6 +92,30 @@ def imports(path: Path, dotted: str, top_level: bool) -> list[tuple[str, int]]:
 
     visit(tree, False)
     return found
+
+
+def layer(module: str) -> int | None:
+    """The index in :data:`LAYERS` of ``module`` (``None``: in no layer)."""
+    best: tuple[int, int] | None = None
+    for i, prefixes in enumerate(LAYERS):
+        for p in prefixes:
+            if (module == p or module.startswith(p + ".")) and (
+                best is None or len(p) > best[1]
+            ):
+                best = (i, len(p))
+    return None if best is None else best[0]
+
+
+def test_every_module_has_a_layer_and_imports_only_from_above() -> None:
+    mods = modules()
+    assert not [m for m in mods if layer(m) is None], "modules in no layer"
+    upward = [
+        f"{m} -> {dep}"
+        for m, path in mods.items()
+        for dep, _ in imports(path, m, top_level=True)
+        if dep != "fluoseg" and layer(dep) > layer(m)  # type: ignore[operator]
+    ]
+    assert not upward, "upward imports:\n" + "\n".join(sorted(set(upward)))
 
 
 def test_no_module_is_over_the_size_limit() -> None:

@@ -35,6 +35,7 @@ _EXPORTS = {
     "ensure_dataset": "dataset",
     "generate_dataset": "dataset",
     "iter_split": "loaders",
+    "load_masks": "loaders",
     "load_split": "loaders",
     "load_synthetic_masks": "loaders",
 }
