@@ -18,7 +18,7 @@ from fluoseg.models import (
 )
 from fluoseg.models.registry import ModelSpec, names, register, spec, unregister
 from fluoseg.training import data as training_data
-from fluoseg.training import trainer
+from fluoseg.training import fit, trainer
 
 
 @dataclass(frozen=True)
@@ -76,9 +76,9 @@ def test_a_registered_toy_model_is_found_everywhere(toy: ModelSpec) -> None:
     assert isinstance(model, ToyModel) and model.cfg is cfg
     with pytest.raises(InputError, match="needs a ToyConfig"):
         build_model("toy", UNetConfig())
-    # the trainer's lookups (fluoseg.training.trainer uses these) find the spec
-    assert trainer.monitor_for("toy") == ("val_toy_score", "max")
-    assert trainer.extra_callbacks("toy", model, cfg, epochs=7) == [
+    # the fit loop's lookups (fluoseg.training.fit uses these) find the spec
+    assert fit.monitor_for("toy") == ("val_toy_score", "max")
+    assert fit.extra_callbacks("toy", model, cfg, epochs=7) == [
         ("toy-callback", 5, 7)
     ]
     assert model_optimizers(model, "toy") == {
