@@ -1,5 +1,7 @@
-"""Model configurations: one dataclass per model (``fluoseg.models.registry.
-model_config(name, profile, n_classes)`` gives a model's configuration at a profile).
+"""Model configurations: one frozen dataclass per model.
+
+``fluoseg.models.registry.model_config(name, profile, n_classes)`` gives a model's
+configuration at a profile.
 
 One frozen, JSON round-trippable dataclass per model holds every hyperparameter of the
 model: the architecture (filters, depth, kernels, normalisation, initialiser, residual
