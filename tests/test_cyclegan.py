@@ -24,10 +24,12 @@ from fluoseg.models import (
 from fluoseg.models.blocks import build_resnet_generator
 from fluoseg.models.cyclegan import match_channels
 from fluoseg.models.cyclegan_callbacks import (
+    AdversarialWarmup,
     LinearDecay,
     ModeCollapseMonitor,
     SelectionScore,
     collapse_statistics,
+    cyclegan_callbacks,
     decay_factor,
     selection_score,
     synthetic_probe,
@@ -348,6 +350,53 @@ def test_hard_cycle_mask_is_a_straight_through_sign():
     assert soft_model._cycle_input(soft) is soft
     with pytest.raises(InputError, match="cycle_mask"):
         dataclasses.replace(cfg, cycle_mask="binary")
+
+
+def test_hard_disc_mask_shows_d_s_the_sign_with_the_identity_gradient():
+    cfg = model_config("cyclegan", "smoke", 2)
+    hard = build_model("cyclegan", dataclasses.replace(cfg, disc_mask="hard"))
+    soft = tf.constant([[-0.9, -0.2, 0.0, 0.1, 0.95]])
+    with tf.GradientTape() as tape:
+        tape.watch(soft)
+        out = hard._disc_input(soft)
+        total = tf.reduce_sum(out * tf.constant([[1.0, 2.0, 3.0, 4.0, 5.0]]))
+    np.testing.assert_array_equal(out.numpy(), [[-1, -1, -1, 1, 1]])
+    np.testing.assert_allclose(tape.gradient(total, soft).numpy(), [[1, 2, 3, 4, 5]])
+    assert build_model("cyclegan", cfg)._disc_input(soft) is soft  # the thesis's
+    assert "disc_mask" not in cfg.to_dict()  # at its default: the same run digests
+    assert dataclasses.replace(cfg, disc_mask="hard").to_dict()["disc_mask"] == "hard"
+    with pytest.raises(InputError, match="disc_mask"):
+        dataclasses.replace(cfg, disc_mask="binary")
+
+
+def test_adv_warmup_leaves_g_s_adversarial_term_out_of_the_first_epochs():
+    cfg = dataclasses.replace(model_config("cyclegan", "smoke", 2), adv_warmup=2)
+    model = build_model("cyclegan", cfg)
+    cbs = cyclegan_callbacks(model, cfg)
+    warm = [cb for cb in cbs if isinstance(cb, AdversarialWarmup)]
+    assert len(warm) == 1
+    warm[0].set_model(model)
+    x, s = toy_patch(2)
+    for epoch, weight in ((0, 0.0), (1, 0.0), (2, 1.0), (7, 1.0)):
+        warm[0].on_epoch_begin(epoch)
+        out = model._gan_losses(x, s, False)
+        rest = (
+            out["adv_i_loss"]
+            + cfg.lambda_cycle * out["cycle_loss"]
+            + cfg.lambda_identity * out["identity_loss"]
+        )
+        assert float(out["adv_s_loss"]) > 0
+        np.testing.assert_allclose(
+            float(out["g_loss"]), float(rest + weight * out["adv_s_loss"]), rtol=1e-5
+        )
+    plain = model_config("cyclegan", "smoke", 2)
+    assert "adv_warmup" not in plain.to_dict()  # at its default: the same run digests
+    plain_model = build_model("cyclegan", plain)
+    assert not hasattr(plain_model, "adv_s_weight")
+    plain_cbs = cyclegan_callbacks(plain_model, plain)
+    assert not any(isinstance(cb, AdversarialWarmup) for cb in plain_cbs)
+    with pytest.raises(InputError, match="adv_warmup"):
+        dataclasses.replace(plain, adv_warmup=-1)
 
 
 def test_detached_cycle_mask_gives_g_i_the_sign_and_g_s_no_image_cycle_gradient():

@@ -135,6 +135,8 @@ class CycleGAN(keras.Model):
                 np.zeros(c.n_classes, np.float32), trainable=False, name="share_sum"
             )
             self.share_count = keras.Variable(0.0, trainable=False, name="share_count")
+        if c.adv_warmup > 0:  # G_S's adversarial weight, set per epoch by a callback
+            self.adv_s_weight = keras.Variable(0.0, trainable=False, name="adv_s_w")
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         self.built = True
 
@@ -201,7 +203,8 @@ class CycleGAN(keras.Model):
         cycled_s = g_s(fake_i, training=t)
         same_s = g_s(match_channels(s, c.in_channels), training=t)  # step 3
         same_i = self.g_i(match_channels(i, c.n_classes), training=t)
-        ds_real, ds_fake = self.d_s(s, training=t), self.d_s(fake_s, training=t)
+        ds_real = self.d_s(s, training=t)
+        ds_fake = self.d_s(self._disc_input(fake_s), training=t)
         di_real, di_fake = self.d_i(i, training=t), self.d_i(fake_i, training=t)
         w, fw = c.class_weights, c.foreground_weight  # step 5
         cycle = c.image_cycle_weight * weighted_l1(i, cycled_i) + weighted_l1(
@@ -210,7 +213,8 @@ class CycleGAN(keras.Model):
         identity = weighted_l1(s, same_s, w, fw) + weighted_l1(i, same_i)
         adv_s = lsgan_generator_loss(ds_fake)
         adv_i = lsgan_generator_loss(di_fake)
-        g_loss = adv_s + adv_i + c.lambda_cycle * cycle + c.lambda_identity * identity
+        g_adv_s = adv_s * self.adv_s_weight if c.adv_warmup > 0 else adv_s
+        g_loss = g_adv_s + adv_i + c.lambda_cycle * cycle + c.lambda_identity * identity
         share = None
         if c.lambda_share > 0:
             share = self._share_loss(fake_s, s, training)
@@ -270,6 +274,16 @@ class CycleGAN(keras.Model):
         if mode == "detached":
             return ops.stop_gradient(hard)
         return fake_s + ops.stop_gradient(hard - fake_s)
+
+    def _disc_input(self, fake_s: Any) -> Any:
+        """What D_S judges of G_S's mask: the mask itself (``disc_mask="soft"``, the
+        thesis) or its sign with the identity's gradient (``"hard"``, a
+        straight-through estimator). The synthetic masks are exactly -1 or 1, so a
+        soft mask is told apart by its in-between values alone; judged by its sign,
+        G_S's mask can only be told apart by its objects' count, size and shape."""
+        if self.cfg.disc_mask == "soft":
+            return fake_s
+        return fake_s + ops.stop_gradient(ops.where(fake_s > 0.0, 1.0, -1.0) - fake_s)
 
     def _selection_statistics(self, fake_s: Any, cycled_s: Any, s: Any) -> dict:
         """Per-class batch statistics of the checkpoint rule (all in [-1, 1] space):

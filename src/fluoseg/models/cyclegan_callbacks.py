@@ -143,6 +143,19 @@ class LinearDecay(keras.callbacks.Callback):
         self.model.d_optimizer.learning_rate.assign(self.cfg.disc_learning_rate * f)
 
 
+class AdversarialWarmup(keras.callbacks.Callback):
+    """G_S's adversarial weight: 0 for the first ``adv_warmup`` epochs (G_S learns
+    from the mask cycle and the identity only, while D_S trains), then 1; set at the
+    start of every epoch, so a resumed run continues the same schedule."""
+
+    def __init__(self, config: CycleGANConfig) -> None:
+        super().__init__()
+        self.warmup = int(config.adv_warmup)
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.model.adv_s_weight.assign(0.0 if epoch < self.warmup else 1.0)
+
+
 def is_collapsed(stats: dict[str, float], threshold: float) -> bool:
     """Whether ``collapse_statistics`` show a collapse: a mean pairwise L1 below
     ``threshold`` or a foreground fraction of exactly 0 or 1."""
@@ -255,6 +268,8 @@ def cyclegan_callbacks(
     decay = []
     if epochs is not None and config.decay_from < 1.0:
         decay = [LinearDecay(config, epochs)]
+    if config.adv_warmup > 0:
+        decay.append(AdversarialWarmup(config))
     return decay + [
         SelectionScore(config.n_classes),
         ModeCollapseMonitor(config, probe=probe),
