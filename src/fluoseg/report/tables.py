@@ -2,7 +2,10 @@
 
 :func:`with_thesis` sets our results beside the thesis's rows (Tables 5.1-5.6),
 :func:`mean_sd` summarises the seed-variance runs, :func:`timing_table` recomputes
-Table 5.7 and :func:`recorded_benchmark` reads a benchmark recorded in this checkout.
+Table 5.7 and :func:`recorded_benchmark` reads a benchmark recorded in this checkout;
+:func:`recorded_caption`, :func:`ablation_table`, :func:`oracle_summary` and
+:func:`dice_compute_curve` turn the CycleGAN's recorded benchmarks into captions and
+tables.
 """
 
 from __future__ import annotations
@@ -152,3 +155,65 @@ def recorded_benchmark(prefix: str) -> tuple[dict, str] | None:
     if not found:
         return None
     return json.loads(found[-1].read_text(encoding="utf-8")), found[-1].name
+
+
+CLASSES_2: tuple[str, str] = ("nuclei", "golgi")
+
+
+def recorded_caption(record: dict, file_name: str) -> str:
+    """``"recorded <date> (<file>) on <CPU>, <n> cores"`` for a recorded benchmark
+    (its ``hardware``, or ``environment.hardware``; its ``date`` or ``started``)."""
+    hw = record.get("hardware") or record.get("environment", {}).get("hardware", {})
+    date = record.get("date") or str(record.get("started", "?"))[:10]
+    return (
+        f"recorded {date} ({file_name}) on {hw.get('cpu_model', 'an unrecorded CPU')}, "
+        f"{hw.get('cpu_cores_usable', '?')} cores"
+    )
+
+
+def ablation_table(record: dict) -> pd.DataFrame:
+    """One row per run of a recorded CycleGAN ablation: its epochs and its Dice per
+    class with the fixed 0.5 and the mask-share threshold (NaN where not recorded)."""
+    rows = []
+    for r in record["rows"]:
+        row = {"run": r["description"], "epochs": r["epochs"]}
+        for rule in ("fixed_0.5", "mask_share"):
+            dice = r.get(rule, {}).get("dice", [math.nan] * 2)
+            row.update({f"{rule} {c}": dice[i] for i, c in enumerate(CLASSES_2)})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("run")
+
+
+def oracle_summary(record: dict) -> tuple[pd.DataFrame, dict[int, pd.DataFrame]]:
+    """A recorded ``bench_cyclegan_oracle`` run: per seed the kept epoch, its Dice, the
+    best epoch's Dice per class and the largest gap between them; and per seed the Dice
+    of every epoch (its threshold rule), indexed by epoch."""
+    curves: dict[int, pd.DataFrame] = {}
+    rows = []
+    for run in record["runs"]:
+        per = pd.DataFrame(
+            [e["rule"] for e in run["rows"]],
+            columns=list(CLASSES_2),
+            index=pd.Index([e["epoch"] for e in run["rows"]], name="epoch"),
+        )
+        kept = per.loc[run["kept_epoch"]]
+        row: dict = {"seed": run["seed"], "kept epoch": run["kept_epoch"]}
+        row.update({f"kept {c}": kept[c] for c in CLASSES_2})
+        row.update({f"best {c}": per[c].max() for c in CLASSES_2})
+        row.update({f"best {c} epoch": int(per[c].idxmax()) for c in CLASSES_2})
+        row["largest gap"] = max(per[c].max() - kept[c] for c in CLASSES_2)
+        rows.append(row)
+        curves[int(run["seed"])] = per
+    return pd.DataFrame(rows).set_index("seed"), curves
+
+
+def dice_compute_curve(record: dict) -> pd.DataFrame:
+    """A recorded Dice-vs-compute run: Dice per class, the epoch reached and the kept
+    epoch, indexed by minutes; one row per epoch reached (budgets beyond a stopped
+    training repeat its last row and are dropped)."""
+    snaps = pd.DataFrame(record["snapshots"]).drop_duplicates("epoch")
+    curve = pd.DataFrame(snaps["dice"].tolist(), columns=list(CLASSES_2))
+    curve["epoch"] = snaps["epoch"].to_numpy()
+    curve["kept_epoch"] = snaps["kept_epoch"].to_numpy()
+    curve.index = pd.Index(snaps["minutes"].to_numpy(), name="minutes")
+    return curve
