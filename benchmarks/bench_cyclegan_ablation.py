@@ -57,6 +57,12 @@ VARIANTS: dict[str, dict] = {
     "hard_fw70": {"overrides": {"foreground_weight": [10.0, 70.0]}},
     "hard_fw30_70": {"overrides": {"foreground_weight": [30.0, 70.0]}},
     "detached_disc4": {"overrides": {"cycle_mask": "detached", "disc_layers": 4}},
+    "disc_hard": {"overrides": {"disc_mask": "hard"}},
+    "gen16": {"overrides": {"gen_filters": 16}},
+    "advwarm8": {"overrides": {"adv_warmup": 8}},
+    "ep100": {"overrides": {}, "epochs": 100, "patience": 101},
+    "dlr1e3": {"overrides": {"disc_learning_rate": 1e-3}},
+    "gen16_dlr1e3": {"overrides": {"gen_filters": 16, "disc_learning_rate": 1e-3}},
     "detached_dlr1e3": {
         "overrides": {"cycle_mask": "detached", "disc_learning_rate": 1e-3}
     },
@@ -77,7 +83,8 @@ def run_variant(name: str, profile: str, seed: int, out: Path) -> dict:
     spec = VARIANTS[name]
     t0 = time.perf_counter()
     run = train("cyclegan", 2, profile=profile, unsupervised=True, seed=seed,
-                epochs=spec.get("epochs"), out=out / name, progress=False,
+                epochs=spec.get("epochs"), patience=spec.get("patience"),
+                out=out / name, progress=False,
                 config_overrides=spec["overrides"], overwrite=True)  # fmt: skip
     seconds = time.perf_counter() - t0
     crops = load_split("train", profile=profile, n_classes=2)
