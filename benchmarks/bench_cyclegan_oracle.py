@@ -46,8 +46,9 @@ def epoch_saver(folder: Path):  # noqa: ANN201
     return SaveKept()
 
 
-def score_epochs(run, folder: Path, profile: str) -> list[dict]:  # noqa: ANN001
-    """Every saved epoch's Dice on the validation crop (run's rule and fixed 0.5)."""
+def score_epochs(run, folder: Path, profile: str, every: int = 1) -> list[dict]:  # noqa: ANN001
+    """Every ``every``-th saved epoch's Dice on the validation crop (the run's rule
+    and fixed 0.5); the kept epoch and the last one are always scored."""
     import keras
     import numpy as np
 
@@ -59,10 +60,15 @@ def score_epochs(run, folder: Path, profile: str) -> list[dict]:  # noqa: ANN001
     _, (val_i,) = split_crops([c.name for c in crops])
     val = crops[val_i]
     g_s = next(lay for lay in run.segmenter.layers if isinstance(lay, keras.Model))
-    selection = run.history["val_selection_loss"].tolist()
+    h = run.history
+    selection = h["val_selection_loss"].tolist()
+    kept = int(h.loc[h["val_selection_loss"].idxmin(), "epoch"])
+    paths = sorted(folder.glob("e*.weights.h5"))
     rows = []
-    for path in sorted(folder.glob("e*.weights.h5")):
+    for path in paths:
         epoch = int(path.name[1:4])
+        if epoch % every and epoch != kept and path != paths[-1]:
+            continue
         g_s.load_weights(str(path))  # the segmenter wraps this G_S: same variables
         probs = run.predict(val.image)
         row = {"epoch": epoch, "val_selection_loss": round(selection[epoch - 1], 4)}
@@ -78,10 +84,16 @@ def score_epochs(run, folder: Path, profile: str) -> list[dict]:  # noqa: ANN001
 
 def one_run(args: argparse.Namespace, overrides: dict, seed: int) -> dict:
     """Train one seed, saving every epoch's kept G_S, and score every epoch."""
+    from fluoseg.run import Run
     from fluoseg.training.trainer import train
 
     out = args.out / f"seed{seed}"
     folder = out / "epochs"
+    if args.score_only:  # the weights an earlier (interrupted) call saved
+        run = Run.load(out / "run")
+        timings = json.loads((out / "run" / "timings.json").read_text())
+        rows = score_epochs(run, folder, args.profile, args.every)
+        return summarise(run, seed, timings["total_seconds"], rows)
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("e*.weights.h5"):
         old.unlink()
@@ -92,7 +104,12 @@ def one_run(args: argparse.Namespace, overrides: dict, seed: int) -> dict:
                 config_overrides=overrides, overwrite=True,
                 callbacks=[epoch_saver(folder)])  # fmt: skip
     seconds = time.perf_counter() - t0
-    rows = score_epochs(run, folder, args.profile)
+    rows = score_epochs(run, folder, args.profile, args.every)
+    return summarise(run, seed, seconds, rows)
+
+
+def summarise(run, seed: int, seconds: float, rows: list[dict]) -> dict:  # noqa: ANN001
+    """One seed's record: training time, kept epoch and the scored epochs."""
     h = run.history
     return {
         "seed": seed,
@@ -113,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         help="default: the profile's, with its patience; with --epochs no early "
         "stopping (mode-collapse stopping stays on)",
     )
+    ap.add_argument("--every", type=int, default=1,
+                    help="score every N-th epoch (and the kept and the last one)")
+    ap.add_argument("--score-only", action="store_true",
+                    help="score the weights saved by an earlier call")  # fmt: skip
     ap.add_argument("--overrides", default="{}", help="model config fields, as JSON")
     ap.add_argument("--out", type=Path, default=RESULTS / "oracle_run")
     ap.add_argument("--json", type=Path, default=RESULTS / "cyclegan_oracle.json")
@@ -131,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         "date": dt.date.today().isoformat(),
         "profile": args.profile,
         "overrides": overrides,
+        "epochs": args.epochs,
+        "scored_every": args.every,
         "runs": runs,
         "environment": environment(args.profile),
     }
