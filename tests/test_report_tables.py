@@ -18,9 +18,9 @@ HW = {"cpu_model": "Test CPU", "cpu_cores_usable": 2}
 def test_recorded_caption_reads_either_layout() -> None:
     flat = {"date": "2026-12-06", "hardware": HW}
     nested = {"started": "2026-12-05T07:12:05+00:00", "environment": {"hardware": HW}}
-    expected = "recorded 2026-12-06 (a.json) on Test CPU, 2 cores"
+    expected = "Recorded 2026-12-06 (a.json) on Test CPU, 2 cores"
     assert recorded_caption(flat, "a.json") == expected
-    assert recorded_caption(nested, "b.json").startswith("recorded 2026-12-05 (b.json)")
+    assert recorded_caption(nested, "b.json").startswith("Recorded 2026-12-05 (b.json)")
     assert "unrecorded CPU" in recorded_caption({}, "c.json")
 
 

@@ -161,12 +161,12 @@ CLASSES_2: tuple[str, str] = ("nuclei", "golgi")
 
 
 def recorded_caption(record: dict, file_name: str) -> str:
-    """``"recorded <date> (<file>) on <CPU>, <n> cores"`` for a recorded benchmark
+    """``"Recorded <date> (<file>) on <CPU>, <n> cores"`` for a recorded benchmark
     (its ``hardware``, or ``environment.hardware``; its ``date`` or ``started``)."""
     hw = record.get("hardware") or record.get("environment", {}).get("hardware", {})
     date = record.get("date") or str(record.get("started", "?"))[:10]
     return (
-        f"recorded {date} ({file_name}) on {hw.get('cpu_model', 'an unrecorded CPU')}, "
+        f"Recorded {date} ({file_name}) on {hw.get('cpu_model', 'an unrecorded CPU')}, "
         f"{hw.get('cpu_cores_usable', '?')} cores"
     )
 

@@ -129,6 +129,14 @@ class CycleGANConfig(_Config):
       1: 0.590 / 0.476, 0.578 / 0.022. A diagnostic as much as a candidate: G_S's
       masks still emptied at epoch 2, so that collapse comes from the L1 cycle and
       identity terms, not from D_S.
+    - 100 epochs instead of 30 (no early stopping: only a mode collapse stops it):
+      seeds 0, 1, 2: 0.705 / 0.567 (collapse at epoch 97, kept epoch 92), 0.493 /
+      0.568 (kept epoch 100), 0.698 / 0.561 (collapse at epoch 87, kept epoch 67):
+      Golgi +0.17 over the 30-epoch recipe on every seed, nuclei -0.03 on average.
+      Seed 0 scored every third epoch (``benchmarks/bench_cyclegan_oracle.py``)
+      reaches Golgi 0.56 by epoch 51. Not adopted yet: six CycleGAN trainings of the
+      book at 100 epochs (about 11 min each on 2 cores) would take the fresh cpu book
+      from about 71 to about 115 minutes, over its 90.
 
     What every unsupervised run above shares (a likely cause of most of the seed
     spread): G_S's masks of the training batches empty at epoch 2, the nuclei return
