@@ -76,6 +76,11 @@ def match_channels(t: Any, n: int, fill: float = -1.0) -> Any:
     return ops.concatenate([t] + [pad] * (n - c), axis=-1)
 
 
+def straight_through_sign(t: Any) -> Any:
+    """-1 or 1 forward (0 counts as -1), the identity's gradient backward."""
+    return t + ops.stop_gradient(ops.where(t > 0.0, 1.0, -1.0) - t)
+
+
 @keras.saving.register_keras_serializable(package="fluoseg")
 class CycleGAN(keras.Model):
     """Two ResNet generators and two PatchGANs trained with LSGAN + cycle + identity."""
@@ -270,10 +275,9 @@ class CycleGAN(keras.Model):
         mode = self.cfg.cycle_mask
         if mode == "soft":
             return fake_s
-        hard = ops.where(fake_s > 0.0, 1.0, -1.0)
         if mode == "detached":
-            return ops.stop_gradient(hard)
-        return fake_s + ops.stop_gradient(hard - fake_s)
+            return ops.stop_gradient(ops.where(fake_s > 0.0, 1.0, -1.0))
+        return straight_through_sign(fake_s)
 
     def _disc_input(self, fake_s: Any) -> Any:
         """What D_S judges of G_S's mask: the mask itself (``disc_mask="soft"``, the
@@ -283,7 +287,7 @@ class CycleGAN(keras.Model):
         G_S's mask can only be told apart by its objects' count, size and shape."""
         if self.cfg.disc_mask == "soft":
             return fake_s
-        return fake_s + ops.stop_gradient(ops.where(fake_s > 0.0, 1.0, -1.0) - fake_s)
+        return straight_through_sign(fake_s)
 
     def _selection_statistics(self, fake_s: Any, cycled_s: Any, s: Any) -> dict:
         """Per-class batch statistics of the checkpoint rule (all in [-1, 1] space):
