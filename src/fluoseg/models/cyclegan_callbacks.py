@@ -262,15 +262,16 @@ def cyclegan_callbacks(
     epochs: int | None = None,
 ) -> list[keras.callbacks.Callback]:
     """The CycleGAN's callbacks, in the order they must run: a ``LinearDecay`` of the
-    learning rates (when ``epochs`` is given and ``config.decay_from < 1``), a
-    ``SelectionScore`` (writes ``val_selection_loss``) and a ``ModeCollapseMonitor``
-    (on ``probe``, a fixed batch of different images, or a seeded synthetic one)."""
-    decay = []
+    learning rates (when ``epochs`` is given and ``config.decay_from < 1``), an
+    ``AdversarialWarmup`` (when ``config.adv_warmup`` > 0), a ``SelectionScore``
+    (writes ``val_selection_loss``) and a ``ModeCollapseMonitor`` (on ``probe``, a
+    fixed batch of different images, or a seeded synthetic one)."""
+    schedules: list[keras.callbacks.Callback] = []
     if epochs is not None and config.decay_from < 1.0:
-        decay = [LinearDecay(config, epochs)]
+        schedules.append(LinearDecay(config, epochs))
     if config.adv_warmup > 0:
-        decay.append(AdversarialWarmup(config))
-    return decay + [
+        schedules.append(AdversarialWarmup(config))
+    return schedules + [
         SelectionScore(config.n_classes),
         ModeCollapseMonitor(config, probe=probe),
     ]
