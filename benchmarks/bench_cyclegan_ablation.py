@@ -73,8 +73,7 @@ def run_variant(name: str, profile: str, seed: int, out: Path) -> dict:
     """Train variant ``name`` and score it on the validation crop."""
     import numpy as np
 
-    from fluoseg.data.loaders import load_split
-    from fluoseg.data.validation import split_crops
+    from fluoseg.data.validation import validation_crop
     from fluoseg.evaluation.metrics import evaluate
     from fluoseg.inference import threshold_by_share
     from fluoseg.training.data import mask_share
@@ -87,9 +86,7 @@ def run_variant(name: str, profile: str, seed: int, out: Path) -> dict:
                 out=out / name, progress=False,
                 config_overrides=spec["overrides"], overwrite=True)  # fmt: skip
     seconds = time.perf_counter() - t0
-    crops = load_split("train", profile=profile, n_classes=2)
-    _, (val_i,) = split_crops([c.name for c in crops])
-    val = crops[val_i]
+    val = validation_crop(profile=profile, n_classes=2)
     probs = run.predict(val.image)
     share = run.mask_share or mask_share(
         Path(run.config["data_dir"]), run.profile, 2, True, "annotator"

@@ -46,23 +46,24 @@ def epoch_saver(folder: Path):  # noqa: ANN201
     return SaveKept()
 
 
+def kept_epoch(history) -> int:  # noqa: ANN001
+    """The epoch the checkpoint rule keeps: the least ``val_selection_loss``."""
+    return int(history.loc[history["val_selection_loss"].idxmin(), "epoch"])
+
+
 def score_epochs(run, folder: Path, profile: str, every: int = 1) -> list[dict]:  # noqa: ANN001
     """Every ``every``-th saved epoch's Dice on the validation crop (the run's rule
     and fixed 0.5); the kept epoch and the last one are always scored."""
     import keras
     import numpy as np
 
-    from fluoseg.data.loaders import load_split
-    from fluoseg.data.validation import split_crops
+    from fluoseg.data.validation import validation_crop
     from fluoseg.evaluation.metrics import evaluate
 
-    crops = load_split("train", profile=profile, n_classes=2)
-    _, (val_i,) = split_crops([c.name for c in crops])
-    val = crops[val_i]
+    val = validation_crop(profile=profile, n_classes=2)
     g_s = next(lay for lay in run.segmenter.layers if isinstance(lay, keras.Model))
-    h = run.history
-    selection = h["val_selection_loss"].tolist()
-    kept = int(h.loc[h["val_selection_loss"].idxmin(), "epoch"])
+    selection = run.history["val_selection_loss"].tolist()
+    kept = kept_epoch(run.history)
     paths = sorted(folder.glob("e*.weights.h5"))
     rows = []
     for path in paths:
@@ -110,11 +111,10 @@ def one_run(args: argparse.Namespace, overrides: dict, seed: int) -> dict:
 
 def summarise(run, seed: int, seconds: float, rows: list[dict]) -> dict:  # noqa: ANN001
     """One seed's record: training time, kept epoch and the scored epochs."""
-    h = run.history
     return {
         "seed": seed,
         "train_seconds": round(seconds),
-        "kept_epoch": int(h.loc[h["val_selection_loss"].idxmin(), "epoch"]),
+        "kept_epoch": kept_epoch(run.history),
         "rows": rows,
     }
 

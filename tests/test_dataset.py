@@ -137,6 +137,21 @@ def test_iter_split_reads_crop_by_crop_as_load_split(smoke_dir, monkeypatch):
         iter_split("val", data_dir=smoke_dir)
 
 
+def test_validation_crop_reads_only_the_held_out_crop(smoke_dir, monkeypatch):
+    from fluoseg import io
+    from fluoseg.data.validation import split_crops, validation_crop
+
+    crops = load_split("train", data_dir=smoke_dir, n_classes=3)
+    _, (val_i,) = split_crops([c.name for c in crops])
+    read = []
+    real_read = io.read_image
+    monkeypatch.setattr(io, "read_image", lambda p: read.append(p) or real_read(p))
+    val = validation_crop(data_dir=smoke_dir, n_classes=3)
+    assert val.name == crops[val_i].name and len(read) == 1
+    np.testing.assert_array_equal(val.image, crops[val_i].image)
+    np.testing.assert_array_equal(val.mask, crops[val_i].mask)
+
+
 def test_load_split_bad_arguments(smoke_dir):
     with pytest.raises(InputError, match="split"):
         load_split("val", data_dir=smoke_dir)

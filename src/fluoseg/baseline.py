@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from fluoseg.data.loaders import load_split
-from fluoseg.data.validation import split_crops
+from fluoseg.data.validation import validation_crop
 from fluoseg.errors import InputError
 from fluoseg.evaluation.evaluate import score_test_crops
 from fluoseg.evaluation.metrics import evaluate
@@ -128,9 +127,7 @@ def baseline_experiment(
         run_in_subprocess("fluoseg.baseline", "baseline_experiment", kwargs)
 
     def compute() -> dict[str, Any]:
-        crops = load_split("train", profile=profile, data_dir=data_dir, n_classes=2)
-        val = crops[split_crops([c.name for c in crops])[1][0]]
-        del crops
+        val = validation_crop(profile=profile, data_dir=data_dir, n_classes=2)
         (best, stretch), scores = choose_method(
             [val.image], [val.mask], methods, sigma
         )

@@ -3,10 +3,14 @@ and the fixed, seeded validation patches cut from them."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
 
+from fluoseg.config import Profile
+from fluoseg.data.crops import Crop
+from fluoseg.data.loaders import iter_split, load_masks
 from fluoseg.data.origins import Positions, cut_window, sample_origins
 from fluoseg.data.pipeline import PatchSampler, sampling_volume
 from fluoseg.errors import InputError
@@ -109,6 +113,21 @@ def split_crops(names: Sequence[str]) -> tuple[list[int], list[int]]:
     if len(order) < 2:
         return order, order
     return order[:-1], order[-1:]
+
+
+def validation_crop(
+    *,
+    profile: Profile | str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    truth: str = "annotator",
+    n_classes: int = 2,
+) -> Crop:
+    """The training crop the trainer holds out (:func:`split_crops`), read alone: only
+    the masks of the other training crops are read, to learn their names."""
+    kw = {"profile": profile, "data_dir": data_dir, "n_classes": n_classes}
+    names = list(load_masks("train", truth=truth, **kw))
+    _, (val_i,) = split_crops(names)
+    return next(iter_split("train", truth=truth, names=[names[val_i]], **kw))
 
 
 def grid_split(n_patches: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
