@@ -86,8 +86,8 @@ def test_gpu_models_train_one_step_at_smoke_size(
     )
     real = T.train_config
 
-    def one_step(name, profile=None, epochs=None):
-        tc = real(name, profile, epochs)
+    def one_step(name, profile=None, epochs=None, budget=None):
+        tc = real(name, profile, epochs, budget)
         assert profile.name == "gpu" and tc.steps_per_epoch == 32
         return dataclasses.replace(tc, epochs=1, steps_per_epoch=1, validation_steps=1)
 

@@ -274,6 +274,27 @@ def test_train_config_per_profile() -> None:
         train_config("unet", "smoke", epochs=0)
 
 
+def test_train_config_budget_entry_where_the_profile_has_one() -> None:
+    from fluoseg.experiments import THESIS_RECIPE, UNSUP_BUDGET, experiment
+
+    # cpu: the unsupervised 2-class CycleGAN trains longer, and never stops early
+    long = train_config("cyclegan", "cpu", budget=UNSUP_BUDGET)
+    assert (long.epochs, long.patience) == (100, 100)
+    assert long.steps_per_epoch == train_config("cyclegan", "cpu").steps_per_epoch
+    assert train_config("cyclegan", "cpu", epochs=5, budget=UNSUP_BUDGET).epochs == 5
+    # profiles without the entry train the model's budget (paper: the thesis's)
+    for prof in ("paper", "smoke", "gpu"):
+        assert train_config("cyclegan", prof, budget=UNSUP_BUDGET) == train_config(
+            "cyclegan", prof
+        )
+    for seed in ("", "-seed1", "-seed2"):
+        kwargs = experiment(f"cyclegan-2class-unsup{seed}").train_kwargs()
+        assert kwargs["budget"] == UNSUP_BUDGET
+    for name in ("cyclegan-2class", "cyclegan-3class-unsup"):
+        assert "budget" not in experiment(name).train_kwargs()
+    assert "budget" not in THESIS_RECIPE.train_kwargs()
+
+
 def test_patience_none_never_stops_but_tracks_the_best_epoch() -> None:
     import dataclasses
 

@@ -51,12 +51,18 @@ class TrainConfig:
 
 
 def train_config(
-    model: str, profile: Profile | str | None = None, epochs: int | None = None
+    model: str,
+    profile: Profile | str | None = None,
+    epochs: int | None = None,
+    budget: str | None = None,
 ) -> TrainConfig:
     """The training-loop settings of ``model`` at ``profile``; ``epochs`` overrides.
 
-    The budget is the ``train`` section of the profile's plan (its entry for
-    ``model``, else its ``"*"`` entry; ``"why"`` says how it was chosen):
+    The budget is the ``train`` section of the profile's plan: its entry named
+    ``budget`` when the profile has one (e.g. the cpu profile's
+    ``"cyclegan-2class-unsup"``, the longer loop of the unsupervised 2-class
+    CycleGAN), else its entry for ``model``, else its ``"*"`` entry (``"why"`` says
+    how each was chosen):
 
     - ``smoke``: 2 epochs of 3 steps (seconds per model).
     - ``cpu``: a fixed budget per model chosen from measured step times.
@@ -71,7 +77,7 @@ def train_config(
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     mcfg = model_config(model, prof, 2)
     budgets = prof.section("train")
-    b = budgets.get(model) or budgets["*"]
+    b = budgets.get(budget or "") or budgets.get(model) or budgets["*"]
     if b["patience"] == "model":
         raw = getattr(mcfg, "patience", 20)
         patience = None if raw is None else int(raw)

@@ -118,6 +118,7 @@ def train(
     callbacks: Sequence[Any] = (),
     config_overrides: Mapping[str, Any] | None = None,
     isolate: bool | None = None,
+    budget: str | None = None,
 ) -> Run:
     """Train (or resume, or load) a model and return its :class:`Run`.
 
@@ -150,6 +151,9 @@ def train(
             kernel stays small: Binder gives about 2 GiB). ``None``:
             ``$FLUOSEG_TRAIN_SUBPROCESS`` (``1``/``0``) if set, else isolate inside a
             Jupyter kernel only (never with ``callbacks``: they live in this process).
+        budget: the entry of the profile's ``train`` plan to train with, when the
+            profile has it (``fluoseg.training.plan.train_config``); else the
+            model's entry.
 
     Raises:
         InputError: bad arguments, a missing data folder, or ``out`` holding a run of
@@ -168,7 +172,7 @@ def train(
     if not isinstance(seed, int | np.integer) or seed < 0:
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
-    tc = train_config(model, prof, epochs)
+    tc = train_config(model, prof, epochs, budget)
     if patience is not None:
         if int(patience) < 1:
             raise InputError(f"patience must be a positive integer, got {patience}")
@@ -233,6 +237,7 @@ def train(
                 patience=patience,
                 config_overrides=dict(config_overrides or {}),
                 isolate=False,
+                budget=budget,
             ),
         )
         return Run.load(run_dir)
