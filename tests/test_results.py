@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fluoseg.config import get_profile
 from fluoseg.errors import InputError
 from fluoseg.evaluation.evaluate import EVALUATION_VERSION
 from fluoseg.experiments import experiment, experiments
@@ -355,6 +356,9 @@ def test_ensure_result_reuses_a_current_result_and_recomputes_a_stale_one(
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "timings.json").write_text(json.dumps({"total_seconds": 5.0}))
+    smoke = get_profile("smoke")
+    planned = R.planned_config(R.experiment("unet-2class"), smoke)
+    (run_dir / "config.json").write_text(json.dumps({"seed": 0, **planned}))
     extra = {
         "run": str(run_dir),
         "run_total_seconds": 5.0,
@@ -397,8 +401,19 @@ def test_ensure_result_reuses_a_current_result_and_recomputes_a_stale_one(
         "smoke",
         extra={**old, "evaluation": {"version": EVALUATION_VERSION}},
     )
+    assert R.ensure_result("unet-3class", "smoke") == "fresh"  # a 2-class run's config
+    (run_dir / "config.json").write_text(
+        json.dumps(R.planned_config(R.experiment("unet-3class"), smoke))
+    )
     assert R.ensure_result("unet-3class", "smoke").timings == {"train_seconds": 9.0}
-    assert computed == ["unet-2class", "vox2vox-2class", "unet-3class"]
+    assert computed == ["unet-2class", "vox2vox-2class", "unet-3class", "unet-3class"]
+    # the plan changed since (more epochs): the old run is still on disk, its result
+    # is stale
+    budget = {**smoke.section("train")["*"], "epochs": 9}
+    longer = dataclasses.replace(smoke, plan={**smoke.plan, "train": {"*": budget}})
+    saved, three = load_result("unet-3class", "smoke"), R.experiment("unet-3class")
+    assert R.trained_as_planned(saved, three, smoke)
+    assert not R.trained_as_planned(saved, three, longer)
 
 
 def test_thesis_recipe_differs_from_the_cpu_recipe_only_where_it_says() -> None:

@@ -11,16 +11,20 @@ missing or stale.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fluoseg.config import Profile, get_profile
 from fluoseg.errors import InputError
 from fluoseg.evaluation.evaluate import Evaluation, evaluate_run, is_current
+from fluoseg.models.registry import model_config
 from fluoseg.report.store import Result, load_result
-from fluoseg.run import Run
+from fluoseg.run import CONFIG_FILE, Run
 from fluoseg.training.isolate import run_in_subprocess, should_isolate
-from fluoseg.training.trainer import train
+from fluoseg.training.plan import train_config
+from fluoseg.training.trainer import train, with_overrides
 
 
 @dataclass(frozen=True)
@@ -189,19 +193,21 @@ def ensure_result(
     A saved result whose run directory is gone or was retrained since is recomputed,
     so a chapter never shows numbers of a run that no longer exists; so is one scored
     by an older ``EVALUATION_VERSION`` (its run is loaded, not retrained, when its
-    configuration is unchanged).
+    configuration is unchanged), and one whose run no longer has the configuration
+    the experiment trains with (:func:`trained_as_planned`: the profile's plan
+    changed since, while the old run's folder stayed on disk).
 
     ``isolate`` (default as in ``fluoseg.training.trainer.train``: inside a Jupyter
     kernel, or ``$FLUOSEG_TRAIN_SUBPROCESS``): training and scoring run in child
     processes, one after the other, and this one only reads the saved result, so a
     chapter's kernel never loads TensorFlow for it.
     """
-    found = load_result(name, profile)
-    if found is not None and is_current(found):
+    prof = get_profile(profile) if not isinstance(profile, Profile) else profile
+    exp = experiment(name)
+    found = load_result(name, prof)
+    if found is not None and is_current(found) and trained_as_planned(found, exp, prof):
         return found
-    if should_isolate(isolate):
-        prof = get_profile(profile) if not isinstance(profile, Profile) else profile
-        exp = experiment(name)  # trained in its own child unless finished
+    if should_isolate(isolate):  # trained in its own child unless finished
         train(**exp.train_kwargs(), profile=prof, progress=progress, isolate=True)
         kwargs = {"name": name, "profile": prof, "progress": progress}
         run_in_subprocess("fluoseg.experiments", "run_experiment", kwargs)
@@ -209,4 +215,32 @@ def ensure_result(
         if saved is None:  # pragma: no cover - run_experiment always saves
             raise InputError(f"the child process saved no result {name!r}")
         return saved
-    return run_experiment(name, profile, progress=progress).result
+    return run_experiment(name, prof, progress=progress).result
+
+
+def planned_config(exp: Experiment, profile: Profile) -> dict[str, Any]:
+    """The parts of a run's ``config.json`` that ``exp`` trains with at ``profile``
+    now: the profile, the model configuration and the training loop (as JSON)."""
+    overrides = dict(exp.overrides) or None
+    mcfg = with_overrides(model_config(exp.model, profile, exp.n_classes), overrides)
+    planned = {
+        "profile": profile.to_dict(),
+        "model_config": mcfg.to_dict(),
+        "train_config": train_config(exp.model, profile, None, exp.budget).to_dict(),
+    }
+    return json.loads(json.dumps(planned))
+
+
+def trained_as_planned(result: Result, exp: Experiment, profile: Profile) -> bool:
+    """Whether the run behind ``result`` was trained as :func:`planned_config` says.
+
+    A run folder's name carries its configuration's digest, so a changed plan trains
+    a new run beside the old one; a result saved from the old run is stale although
+    its run still exists.
+    """
+    try:
+        path = Path(str(result.extra.get("run", ""))) / CONFIG_FILE
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    return all(saved.get(k) == v for k, v in planned_config(exp, profile).items())
