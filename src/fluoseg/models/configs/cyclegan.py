@@ -134,9 +134,11 @@ class CycleGANConfig(_Config):
       0.568 (kept epoch 100), 0.698 / 0.561 (collapse at epoch 87, kept epoch 67):
       Golgi +0.17 over the 30-epoch recipe on every seed, nuclei -0.03 on average.
       Seed 0 scored every third epoch (``benchmarks/bench_cyclegan_oracle.py``)
-      reaches Golgi 0.56 by epoch 51. Not adopted yet: six CycleGAN trainings of the
-      book at 100 epochs (about 11 min each on 2 cores) would take the fresh cpu book
-      from about 71 to about 115 minutes, over its 90.
+      reaches Golgi 0.56 by epoch 51. Adopted for the unsupervised 2-class model only
+      (the cpu ``train`` plan's entry ``cyclegan-2class-unsup``, 100 epochs, patience
+      100): six CycleGAN trainings of the book at 100 epochs (about 11 min each on 2
+      cores) would take the fresh cpu book from about 71 to about 115 minutes, over
+      its 90, so the supervised, 3-class and thesis-recipe models keep 30.
 
     What every unsupervised run above shares (a likely cause of most of the seed
     spread): G_S's masks of the training batches empty at epoch 2, the nuclei return
