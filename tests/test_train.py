@@ -275,8 +275,16 @@ def test_train_config_per_profile() -> None:
 
 
 def test_train_config_budget_entry_where_the_profile_has_one() -> None:
-    from fluoseg.experiments import THESIS_RECIPE, UNSUP_BUDGET, experiment
+    from fluoseg.config import get_profile
+    from fluoseg.experiments import (
+        THESIS_RECIPE,
+        UNSUP_BUDGET,
+        experiment,
+        planned_config,
+    )
+    from fluoseg.run import run_kind
 
+    assert UNSUP_BUDGET == run_kind("cyclegan", 2, unsupervised=True)
     # cpu: the unsupervised 2-class CycleGAN trains longer, and never stops early
     long = train_config("cyclegan", "cpu", budget=UNSUP_BUDGET)
     assert (long.epochs, long.patience) == (100, 100)
@@ -287,12 +295,18 @@ def test_train_config_budget_entry_where_the_profile_has_one() -> None:
         assert train_config("cyclegan", prof, budget=UNSUP_BUDGET) == train_config(
             "cyclegan", prof
         )
-    for seed in ("", "-seed1", "-seed2"):
-        kwargs = experiment(f"cyclegan-2class-unsup{seed}").train_kwargs()
-        assert kwargs["budget"] == UNSUP_BUDGET
-    for name in ("cyclegan-2class", "cyclegan-3class-unsup"):
-        assert "budget" not in experiment(name).train_kwargs()
-    assert "budget" not in THESIS_RECIPE.train_kwargs()
+    cpu = get_profile("cpu")
+
+    def plan(name: str) -> dict:
+        return planned_config(experiment(name), cpu)["train_config"]
+
+    names = ("cyclegan-2class-unsup", "cyclegan-2class-unsup-seed1",
+             "cyclegan-2class-unsup-seed2", "cyclegan-2class", "cyclegan-3class-unsup",
+             "unet-2class")  # fmt: skip
+    epochs = [plan(n)["epochs"] for n in names]
+    assert epochs == [100, 100, 100, 30, 30, 30]
+    # the thesis's recipe (the same run kind) keeps the model's loop
+    assert planned_config(THESIS_RECIPE, cpu)["train_config"]["epochs"] == 30
 
 
 def test_patience_none_never_stops_but_tracks_the_best_epoch() -> None:

@@ -21,7 +21,7 @@ from fluoseg.errors import InputError
 from fluoseg.evaluation.evaluate import Evaluation, evaluate_run, is_current
 from fluoseg.models.registry import model_config
 from fluoseg.report.store import Result, load_result
-from fluoseg.run import CONFIG_FILE, Run
+from fluoseg.run import CONFIG_FILE, Run, run_kind
 from fluoseg.training.isolate import run_in_subprocess, should_isolate
 from fluoseg.training.plan import train_config
 from fluoseg.training.trainer import train, with_overrides
@@ -41,6 +41,10 @@ class Experiment:
         overrides: ``(field, value)`` pairs replacing the profile's model
             configuration (``fluoseg.training.trainer.with_overrides``), e.g. the
             thesis's recipe at cpu scale.
+        budget: the entry of the profile's ``train`` plan this experiment trains
+            with, where the profile has one (``fluoseg.training.plan.train_config``;
+            default: its run kind, ``fluoseg.run.run_kind``, through which the cpu
+            profile gives the unsupervised 2-class CycleGAN a longer loop).
     """
 
     name: str
@@ -72,9 +76,10 @@ class Experiment:
         return kwargs
 
 
-#: The ``train`` plan entry of the unsupervised 2-class CycleGAN (its three seeds): at
-#: cpu a longer loop than the other CycleGANs' (``fluoseg.training.plan.train_config``).
-UNSUP_BUDGET = "cyclegan-2class-unsup"
+#: The ``train`` plan entry of the unsupervised 2-class CycleGAN (its three seeds; the
+#: run kind ``fluoseg.training.trainer.train`` looks for first): at cpu a longer loop
+#: than the other CycleGANs' (``fluoseg.training.plan.train_config``).
+UNSUP_BUDGET = run_kind("cyclegan", 2, unsupervised=True)
 
 
 def experiments() -> dict[str, Experiment]:
@@ -94,16 +99,16 @@ def experiments() -> dict[str, Experiment]:
                    thesis_row="CycleGAN (supervised)", thesis_table="5.5"),
         Experiment("cyclegan-2class-unsup", "CycleGAN (unsupervised)", "cyclegan", 2,
                    unsupervised=True, thesis_row="CycleGAN (unsupervised)",
-                   thesis_table="5.5", budget=UNSUP_BUDGET),
+                   thesis_table="5.5"),
         Experiment("cyclegan-3class-unsup", "CycleGAN 3-class (unsupervised)",
                    "cyclegan", 3, unsupervised=True,
                    thesis_row="CycleGAN 3-class (unsupervised)", thesis_table="5.6"),
         Experiment("unet-2class-seed1", "U-Net + Pre (seed 1)", "unet", 2, seed=1),
         Experiment("unet-2class-seed2", "U-Net + Pre (seed 2)", "unet", 2, seed=2),
         Experiment("cyclegan-2class-unsup-seed1", "CycleGAN (unsupervised, seed 1)",
-                   "cyclegan", 2, unsupervised=True, seed=1, budget=UNSUP_BUDGET),
+                   "cyclegan", 2, unsupervised=True, seed=1),
         Experiment("cyclegan-2class-unsup-seed2", "CycleGAN (unsupervised, seed 2)",
-                   "cyclegan", 2, unsupervised=True, seed=2, budget=UNSUP_BUDGET),
+                   "cyclegan", 2, unsupervised=True, seed=2),
     ]  # fmt: skip
     return {e.name: e for e in rows}
 
@@ -124,6 +129,7 @@ THESIS_RECIPE = Experiment(
         ("threshold_rule", "fixed"),
         ("stretch_clip", True),
     ),
+    budget="cyclegan",  # the model's loop (30 epochs at cpu), not the 2-class kind's
 )
 
 
@@ -222,11 +228,12 @@ def planned_config(exp: Experiment, profile: Profile) -> dict[str, Any]:
     """The parts of a run's ``config.json`` that ``exp`` trains with at ``profile``
     now: the profile, the model configuration and the training loop (as JSON)."""
     overrides = dict(exp.overrides) or None
+    budget = exp.budget or run_kind(exp.model, exp.n_classes, exp.raw, exp.unsupervised)
     mcfg = with_overrides(model_config(exp.model, profile, exp.n_classes), overrides)
     planned = {
         "profile": profile.to_dict(),
         "model_config": mcfg.to_dict(),
-        "train_config": train_config(exp.model, profile, None, exp.budget).to_dict(),
+        "train_config": train_config(exp.model, profile, None, budget).to_dict(),
     }
     return json.loads(json.dumps(planned))
 

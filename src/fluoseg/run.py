@@ -61,10 +61,18 @@ def run_name(
     seed: int = 0,
 ) -> str:
     """``<model>-<n>class[-raw][-unsup]-seed<S>``, the default run folder name."""
+    return f"{run_kind(model, n_classes, raw, unsupervised)}-seed{seed}"
+
+
+def run_kind(
+    model: str, n_classes: int, raw: bool = False, unsupervised: bool = False
+) -> str:
+    """``<model>-<n>class[-raw][-unsup]``: what a training is, whatever its seed (the
+    run folder name's stem, and the first ``train`` plan entry a training looks for,
+    ``fluoseg.training.plan.train_config``)."""
     name = f"{model}-{n_classes}class"
     name += "-raw" if raw else ""
-    name += "-unsup" if unsupervised else ""
-    return f"{name}-seed{seed}"
+    return name + ("-unsup" if unsupervised else "")
 
 
 def config_digest(cfg: dict) -> str:

@@ -59,8 +59,9 @@ def train_config(
     """The training-loop settings of ``model`` at ``profile``; ``epochs`` overrides.
 
     The budget is the ``train`` section of the profile's plan: its entry named
-    ``budget`` when the profile has one (e.g. the cpu profile's
-    ``"cyclegan-2class-unsup"``, the longer loop of the unsupervised 2-class
+    ``budget`` when the profile has one (``fluoseg.training.trainer.train`` passes
+    the run's kind, ``fluoseg.run.run_kind``: the cpu profile's
+    ``"cyclegan-2class-unsup"`` is the longer loop of the unsupervised 2-class
     CycleGAN), else its entry for ``model``, else its ``"*"`` entry (``"why"`` says
     how each was chosen):
 

@@ -38,6 +38,7 @@ from fluoseg.run import (
     config_differences,
     config_digest,
     read_json,
+    run_kind,
     run_name,
 )
 from fluoseg.training.checkpoint import (
@@ -152,8 +153,9 @@ def train(
             ``$FLUOSEG_TRAIN_SUBPROCESS`` (``1``/``0``) if set, else isolate inside a
             Jupyter kernel only (never with ``callbacks``: they live in this process).
         budget: the entry of the profile's ``train`` plan to train with, when the
-            profile has it (``fluoseg.training.plan.train_config``); else the
-            model's entry.
+            profile has it (``fluoseg.training.plan.train_config``); default: the
+            run's kind (``fluoseg.run.run_kind``, e.g. ``cyclegan-2class-unsup``),
+            else the model's entry.
 
     Raises:
         InputError: bad arguments, a missing data folder, or ``out`` holding a run of
@@ -172,7 +174,8 @@ def train(
     if not isinstance(seed, int | np.integer) or seed < 0:
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
-    tc = train_config(model, prof, epochs, budget)
+    kind = run_kind(model, n_classes, raw, unsupervised)
+    tc = train_config(model, prof, epochs, budget or kind)
     if patience is not None:
         if int(patience) < 1:
             raise InputError(f"patience must be a positive integer, got {patience}")
