@@ -256,7 +256,7 @@ def test_evaluate_run_scores_each_crop_once_against_both_masks(
     from dataclasses import dataclass as dc
 
     from fluoseg.data import loaders
-    from fluoseg.evaluation.evaluate import evaluate_run
+    from fluoseg.evaluation.evaluate import evaluate_run, evaluation_from_result
 
     shape = (4, 6, 6)
     perfect = np.zeros((*shape, 2), np.uint8)
@@ -340,6 +340,22 @@ def test_evaluate_run_scores_each_crop_once_against_both_masks(
     assert table.iloc[0]["DC Nuclei"] == pytest.approx(3 / 7)
     assert table.iloc[0]["Gaussian DC Nuclei"] == pytest.approx(36 / 42)
     assert table["Gaussian DC Nuclei"].iloc[1:].isna().all()  # the thesis's rows
+    # scored before: read back, the crops segmented once more with the thesis's rule
+    calls.clear()
+    again = evaluation_from_result(FakeRun(), saved)
+    assert calls == ["thesis", "thesis"]
+    assert set(again.predictions) == {"I1", "I2"}
+    for crop in ("I1", "I2"):
+        np.testing.assert_array_equal(again.predictions[crop], ev.predictions[crop])
+    pd.testing.assert_frame_equal(again.average, saved.metrics)
+    assert again.average.loc["nuclei", "dice"] == pytest.approx(3 / 7)
+    assert again.per_crop["crop"].tolist() == ["I1", "I1", "I2", "I2"]
+    assert again.average_truth.loc["nuclei", "dice"] == pytest.approx(0.5)
+    assert again.seconds == saved.timings["test_seconds"] and again.result is saved
+    other = FakeRun()
+    other.path = Path("/runs/y")
+    with pytest.raises(InputError, match="not computed from"):
+        evaluation_from_result(other, saved)
     calls.clear()
     only = evaluate_run(FakeRun(), "unet-2class", "smoke", blendings=("gaussian",))
     assert calls == ["gaussian", "gaussian"]
@@ -450,3 +466,55 @@ def test_recorded_benchmark_picks_the_newest_recording(
     (bench / "dice-compute-2026-12-06.json").write_text('{"v": 2}')
     newest = ({"v": 2}, "dice-compute-2026-12-06.json")
     assert recorded_benchmark("dice-compute") == newest
+
+
+def test_trained_run_loads_or_trains_without_scoring(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import fluoseg.experiments as R
+
+    calls = []
+
+    def fake_train(**kwargs):
+        calls.append(kwargs)
+        return "the run"
+
+    def no_scoring(*args, **kwargs):
+        raise AssertionError("scored on the test crops")
+
+    monkeypatch.setattr(R, "train", fake_train)
+    monkeypatch.setattr(R, "evaluate_run", no_scoring)
+    assert R.trained_run(R.THESIS_RECIPE, "smoke", progress=False) == "the run"
+    (kwargs,) = calls
+    assert kwargs["config_overrides"] == dict(R.THESIS_RECIPE.overrides)
+    assert kwargs["budget"] == "cyclegan" and kwargs["profile"].name == "smoke"
+    assert kwargs["progress"] is False
+    assert R.trained_run("unet-2class-seed1", "smoke") == "the run"
+    assert calls[1]["seed"] == 1
+    with pytest.raises(InputError, match="unknown experiment"):
+        R.trained_run("unet-4class", "smoke")
+
+
+def test_run_experiment_scores_a_run_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    import fluoseg.experiments as R
+
+    run = types.SimpleNamespace(path=Path("/runs/unet-2class-seed0-abc"))
+    saved = {"result": None}
+    done = []
+    monkeypatch.setattr(R, "train", lambda **kwargs: run)
+    monkeypatch.setattr(R, "load_result", lambda name, prof: saved["result"])
+    monkeypatch.setattr(R, "is_current", lambda result: True)
+    monkeypatch.setattr(
+        R, "evaluate_run", lambda run, name, prof, **kw: done.append("scored") or "new"
+    )
+    monkeypatch.setattr(
+        R, "evaluation_from_result", lambda run, res: done.append("read") or "old"
+    )
+    assert R.run_experiment("unet-2class", "smoke", isolate=False) == "new"
+    saved["result"] = types.SimpleNamespace(extra={"run": str(run.path)})
+    assert R.run_experiment("unet-2class", "smoke", isolate=False) == "old"
+    saved["result"] = types.SimpleNamespace(extra={"run": "/runs/an-older-run"})
+    assert R.run_experiment("unet-2class", "smoke", isolate=False) == "new"
+    assert done == ["scored", "read", "scored"]

@@ -18,7 +18,12 @@ from typing import Any
 
 from fluoseg.config import Profile, get_profile
 from fluoseg.errors import InputError
-from fluoseg.evaluation.evaluate import Evaluation, evaluate_run, is_current
+from fluoseg.evaluation.evaluate import (
+    Evaluation,
+    evaluate_run,
+    evaluation_from_result,
+    is_current,
+)
 from fluoseg.models.registry import model_config
 from fluoseg.report.store import Result, load_result
 from fluoseg.run import CONFIG_FILE, Run, run_kind
@@ -143,6 +148,21 @@ def experiment(name: str) -> Experiment:
     return known[name]
 
 
+def trained_run(
+    name: str | Experiment,
+    profile: Profile | str | None = None,
+    *,
+    progress: bool = True,
+) -> Run:
+    """The finished run of experiment ``name`` (trained first if missing; in a child
+    process inside a Jupyter kernel, as ``fluoseg.training.trainer.train`` decides),
+    without scoring it on the test crops: for pages that only need the model (the
+    CycleGAN debugging page works on the validation crop)."""
+    exp = name if isinstance(name, Experiment) else experiment(name)
+    prof = get_profile(profile) if not isinstance(profile, Profile) else profile
+    return train(**exp.train_kwargs(), profile=prof, progress=progress)
+
+
 def run_experiment(
     name: str | Experiment,
     profile: Profile | str | None = None,
@@ -155,7 +175,9 @@ def run_experiment(
     ``fluoseg.evaluation.evaluate.evaluate_run``.
 
     Training goes through ``fluoseg.training.trainer.train`` with the experiment's
-    arguments, so a finished run is loaded, not retrained. ``isolate`` (default as in
+    arguments, so a finished run is loaded, not retrained; a current saved result of
+    that run is not scored again (the test crops are segmented for their masks only:
+    ``fluoseg.evaluation.evaluate.evaluation_from_result``). ``isolate`` (default as in
     ``fluoseg.training.trainer.train``: inside a Jupyter kernel): training and scoring
     run in child processes, one after the other (the scoring one, which sends back the
     scores and the predicted masks, does not keep the training's memory); the returned
@@ -172,6 +194,9 @@ def run_experiment(
         )
         return Evaluation(run=Run.load(parts.pop("run")), **parts)
     run = train(**exp.train_kwargs(), profile=prof, progress=progress)
+    saved = load_result(exp.name, prof)
+    if saved and is_current(saved) and saved.extra.get("run") == str(run.path):
+        return evaluation_from_result(run, saved)  # scored before: the masks only
     known = experiments().get(exp.name)  # a registered one records its arguments
     trained_with = known.train_kwargs() if known else None
     return evaluate_run(run, exp.name, prof, trained_with=trained_with)

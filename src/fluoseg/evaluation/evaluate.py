@@ -37,6 +37,7 @@ from fluoseg.evaluation.metrics import average, evaluate
 from fluoseg.inference import BLENDINGS
 from fluoseg.report.store import (
     Result,
+    frame_from_json,
     frame_to_json,
     load_result,
     plain,
@@ -289,6 +290,33 @@ def evaluate_run(
         save_result(name, avg, timings, run.hardware, prof, extra=extra)
         result = load_result(name, prof) or result
     return Evaluation(run, avg, per_crop, avg_truth, seconds, preds, result)
+
+
+def evaluation_from_result(run: Any, result: Result) -> Evaluation:
+    """The :class:`Evaluation` of ``run`` whose scores ``result`` saved (a current one,
+    :func:`is_current`, of this run): the scores and timings are read back, and the
+    test crops are segmented once more with the result's blending for
+    their masks only (the other blendings and the scoring are not repeated)."""
+    if Path(str(result.extra.get("run", ""))) != Path(run.path):
+        raise InputError(f"result {result.name!r} was not computed from {run.path}")
+    blending = (result.extra.get("evaluation") or {}).get("blending", "thesis")
+    crops = loaders.load_split(
+        "test",
+        profile=result.profile,
+        data_dir=run.config.get("data_dir"),
+        n_classes=int(run.n_classes),
+        truth="annotator",
+    )
+    predictions = {c.name: run.segment(c.image, blending=blending) for c in crops}
+    return Evaluation(
+        run,
+        result.metrics,
+        frame_from_json(result.extra["per_crop"]),
+        frame_from_json(result.extra["average_truth"]),
+        dict(result.timings.get("test_seconds", {})),
+        predictions,
+        result,
+    )
 
 
 def is_current(result: Result) -> bool:
