@@ -48,8 +48,8 @@ class Experiment:
             thesis's recipe at cpu scale.
         budget: the entry of the profile's ``train`` plan this experiment trains
             with, where the profile has one (``fluoseg.training.plan.train_config``;
-            default: its run kind, ``fluoseg.run.run_kind``, through which the cpu
-            profile gives the unsupervised 2-class CycleGAN a longer loop).
+            default: its run kind, ``fluoseg.run.run_kind``, e.g.
+            ``"cyclegan-2class-unsup"``, else the model's entry).
     """
 
     name: str
@@ -79,12 +79,6 @@ class Experiment:
         if self.budget:
             kwargs["budget"] = self.budget
         return kwargs
-
-
-#: The ``train`` plan entry of the unsupervised 2-class CycleGAN (its three seeds; the
-#: run kind ``fluoseg.training.trainer.train`` looks for first): at cpu a longer loop
-#: than the other CycleGANs' (``fluoseg.training.plan.train_config``).
-UNSUP_BUDGET = run_kind("cyclegan", 2, unsupervised=True)
 
 
 def experiments() -> dict[str, Experiment]:
@@ -134,7 +128,7 @@ THESIS_RECIPE = Experiment(
         ("threshold_rule", "fixed"),
         ("stretch_clip", True),
     ),
-    budget="cyclegan",  # the model's loop (30 epochs at cpu), not the 2-class kind's
+    budget="cyclegan",  # the model's loop, even where the 2-class kind gets its own
 )
 
 

@@ -60,10 +60,10 @@ def train_config(
 
     The budget is the ``train`` section of the profile's plan: its entry named
     ``budget`` when the profile has one (``fluoseg.training.trainer.train`` passes
-    the run's kind, ``fluoseg.run.run_kind``: the cpu profile's
-    ``"cyclegan-2class-unsup"`` is the longer loop of the unsupervised 2-class
-    CycleGAN), else its entry for ``model``, else its ``"*"`` entry (``"why"`` says
-    how each was chosen):
+    the run's kind, ``fluoseg.run.run_kind``, so an entry such as
+    ``"cyclegan-2class-unsup"`` would give one kind of training its own loop), else
+    its entry for ``model``, else its ``"*"`` entry (``"why"`` says how each was
+    chosen):
 
     - ``smoke``: 2 epochs of 3 steps (seconds per model).
     - ``cpu``: a fixed budget per model chosen from measured step times.
