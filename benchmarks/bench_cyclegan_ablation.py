@@ -61,6 +61,7 @@ VARIANTS: dict[str, dict] = {
     "gen16": {"overrides": {"gen_filters": 16}},
     "advwarm8": {"overrides": {"adv_warmup": 8}},
     "ep100": {"overrides": {}, "epochs": 100, "patience": 101},
+    "noid100": {"overrides": {"lambda_identity": 0.0}, "epochs": 100, "patience": 101},
     "dlr1e3": {"overrides": {"disc_learning_rate": 1e-3}},
     "gen16_dlr1e3": {"overrides": {"gen_filters": 16, "disc_learning_rate": 1e-3}},
     "detached_dlr1e3": {

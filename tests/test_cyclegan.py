@@ -490,6 +490,28 @@ def test_image_cycle_weight_scales_only_the_image_cycle():
         dataclasses.replace(cfg, image_cycle_weight=-1.0)
 
 
+def test_no_identity_term_skips_its_generator_passes_and_nothing_else():
+    x, s = toy_patch(2)
+    cfg = model_config("cyclegan", "smoke", 2)
+    full = build_model("cyclegan", cfg)
+    none = build_model("cyclegan", dataclasses.replace(cfg, lambda_identity=0.0))
+    none.set_weights(full.get_weights())
+    calls = []
+    for g in (none.g_s, none.g_i):
+        g_call = g.call
+        g.call = lambda *a, _c=g_call, **k: calls.append(1) or _c(*a, **k)
+    f = {k: float(v) for k, v in full._gan_losses(x, s, training=False).items()}
+    n = {k: float(v) for k, v in none._gan_losses(x, s, training=False).items()}
+    assert len(calls) == 4  # G_S twice, G_I twice: the two identity passes skipped
+    assert n["identity_loss"] == 0.0 < f["identity_loss"]
+    # every other term is the same; the generators' loss loses exactly the identity
+    for key in ("cycle_loss", "adv_s_loss", "adv_i_loss", "d_loss"):
+        assert n[key] == pytest.approx(f[key], rel=1e-6)
+    assert n["g_loss"] == pytest.approx(
+        f["g_loss"] - cfg.lambda_identity * f["identity_loss"], rel=1e-5
+    )
+
+
 def test_ema_of_g_s_is_what_segments_and_round_trips(tmp_path):
     keras.utils.set_random_seed(0)
     x, s = toy_patch(seed=0)

@@ -206,8 +206,9 @@ class CycleGAN(keras.Model):
         cycled_i = self.g_i(self._cycle_input(fake_s), training=t)
         fake_i = self.g_i(s, training=t)
         cycled_s = g_s(fake_i, training=t)
-        same_s = g_s(match_channels(s, c.in_channels), training=t)  # step 3
-        same_i = self.g_i(match_channels(i, c.n_classes), training=t)
+        if c.lambda_identity > 0:  # step 3
+            same_s = g_s(match_channels(s, c.in_channels), training=t)
+            same_i = self.g_i(match_channels(i, c.n_classes), training=t)
         ds_real = self.d_s(s, training=t)
         ds_fake = self.d_s(self._disc_input(fake_s), training=t)
         di_real, di_fake = self.d_i(i, training=t), self.d_i(fake_i, training=t)
@@ -215,7 +216,9 @@ class CycleGAN(keras.Model):
         cycle = c.image_cycle_weight * weighted_l1(i, cycled_i) + weighted_l1(
             s, cycled_s, w, fw
         )
-        identity = weighted_l1(s, same_s, w, fw) + weighted_l1(i, same_i)
+        identity = ops.zeros((), x.dtype)
+        if c.lambda_identity > 0:
+            identity = weighted_l1(s, same_s, w, fw) + weighted_l1(i, same_i)
         adv_s = lsgan_generator_loss(ds_fake)
         adv_i = lsgan_generator_loss(di_fake)
         g_adv_s = adv_s * self.adv_s_weight if c.adv_warmup > 0 else adv_s

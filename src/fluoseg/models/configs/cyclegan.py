@@ -134,11 +134,13 @@ class CycleGANConfig(_Config):
       0.568 (kept epoch 100), 0.698 / 0.561 (collapse at epoch 87, kept epoch 67):
       Golgi +0.17 over the 30-epoch recipe on every seed, nuclei -0.03 on average.
       Seed 0 scored every third epoch (``benchmarks/bench_cyclegan_oracle.py``)
-      reaches Golgi 0.56 by epoch 51. Adopted for the unsupervised 2-class model only
-      (the cpu ``train`` plan's entry ``cyclegan-2class-unsup``, 100 epochs, patience
-      100): six CycleGAN trainings of the book at 100 epochs (about 11 min each on 2
-      cores) would take the fresh cpu book from about 71 to about 115 minutes, over
-      its 90, so the supervised, 3-class and thesis-recipe models keep 30.
+      reaches Golgi 0.56 by epoch 51. Not adopted yet: in a cpu book build (Intel
+      Xeon, 2 cores, 2026-12-06) the three seeds' 100-epoch trainings took 725, 786
+      and 683 s instead of about 195 s each, which puts the fresh book at about 94
+      minutes, over its 90.
+    - ``lambda_identity=0`` skips the identity term's two generator passes: a step
+      about 30 % cheaper (5.4 s instead of 7.4-7.7 s per 32-step epoch, same machine
+      and run); its Dice is being measured (variant ``noid100``).
 
     What every unsupervised run above shares (a likely cause of most of the seed
     spread): G_S's masks of the training batches empty at epoch 2, the nuclei return
