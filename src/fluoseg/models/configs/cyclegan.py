@@ -138,9 +138,12 @@ class CycleGANConfig(_Config):
       Xeon, 2 cores, 2026-12-06) the three seeds' 100-epoch trainings took 725, 786
       and 683 s instead of about 195 s each, which puts the fresh book at about 94
       minutes, over its 90.
-    - ``lambda_identity=0`` skips the identity term's two generator passes: a step
-      about 30 % cheaper (5.4 s instead of 7.4-7.7 s per 32-step epoch, same machine
-      and run); its Dice is being measured (variant ``noid100``).
+    - ``lambda_identity=0`` at 100 epochs (variant ``noid100``): it skips the identity
+      term's two generator passes, a step about 30 % cheaper (5.4 s instead of 7.4-7.7
+      s per 32-step epoch, same machine), but seed 0 collapsed to empty masks at
+      epoch 11 (0.008 / 0.001) and seed 1 lost its Golgi channel (0.538 / 0.022): the
+      identity term, one of the L1 terms behind the epoch-2 emptying, is also what
+      lets G_S's masks come back.
 
     What every unsupervised run above shares (a likely cause of most of the seed
     spread): G_S's masks of the training batches empty at epoch 2, the nuclei return
