@@ -24,12 +24,10 @@ from fluoseg.evaluation.evaluate import (
     evaluation_from_result,
     is_current,
 )
-from fluoseg.models.registry import model_config
 from fluoseg.report.store import Result, load_result
-from fluoseg.run import CONFIG_FILE, Run, run_kind
+from fluoseg.run import CONFIG_FILE, Run
 from fluoseg.training.isolate import run_in_subprocess, should_isolate
-from fluoseg.training.plan import train_config
-from fluoseg.training.trainer import train, with_overrides
+from fluoseg.training.trainer import planned_settings, train
 
 
 @dataclass(frozen=True)
@@ -246,13 +244,14 @@ def ensure_result(
 def planned_config(exp: Experiment, profile: Profile) -> dict[str, Any]:
     """The parts of a run's ``config.json`` that ``exp`` trains with at ``profile``
     now: the profile, the model configuration and the training loop (as JSON)."""
-    overrides = dict(exp.overrides) or None
-    budget = exp.budget or run_kind(exp.model, exp.n_classes, exp.raw, exp.unsupervised)
-    mcfg = with_overrides(model_config(exp.model, profile, exp.n_classes), overrides)
+    tc, mcfg = planned_settings(
+        exp.model, exp.n_classes, profile, exp.raw, exp.unsupervised,
+        budget=exp.budget, config_overrides=dict(exp.overrides),
+    )  # fmt: skip
     planned = {
         "profile": profile.to_dict(),
         "model_config": mcfg.to_dict(),
-        "train_config": train_config(exp.model, profile, None, budget).to_dict(),
+        "train_config": tc.to_dict(),
     }
     return json.loads(json.dumps(planned))
 

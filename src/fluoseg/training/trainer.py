@@ -101,6 +101,26 @@ def with_overrides(mcfg: Any, overrides: Mapping[str, Any] | None) -> Any:
     return dataclasses.replace(mcfg, **values)
 
 
+def planned_settings(
+    model: str,
+    n_classes: int,
+    profile: Profile,
+    raw: bool = False,
+    unsupervised: bool = False,
+    epochs: int | None = None,
+    budget: str | None = None,
+    config_overrides: Mapping[str, Any] | None = None,
+) -> tuple[TrainConfig, Any]:
+    """The training loop and the model configuration :func:`train` uses: the plan entry
+    ``budget`` (default: the run's kind, ``fluoseg.run.run_kind``) of
+    ``fluoseg.training.plan.train_config``, and the profile's model configuration with
+    ``config_overrides`` (:func:`with_overrides`)."""
+    kind = run_kind(model, n_classes, raw, unsupervised)
+    tc = train_config(model, profile, epochs, budget or kind)
+    mcfg = with_overrides(model_config(model, profile, n_classes), config_overrides)
+    return tc, mcfg
+
+
 def train(
     model: str = "unet",
     n_classes: int = 2,
@@ -174,13 +194,13 @@ def train(
     if not isinstance(seed, int | np.integer) or seed < 0:
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
-    kind = run_kind(model, n_classes, raw, unsupervised)
-    tc = train_config(model, prof, epochs, budget or kind)
+    tc, mcfg = planned_settings(
+        model, n_classes, prof, raw, unsupervised, epochs, budget, config_overrides
+    )
     if patience is not None:
         if int(patience) < 1:
             raise InputError(f"patience must be a positive integer, got {patience}")
         tc = dataclasses.replace(tc, patience=int(patience))
-    mcfg = with_overrides(model_config(model, prof, n_classes), config_overrides)
     ddir = Path(data_dir).expanduser().resolve() if data_dir else dataset_dir(prof)
     if data_dir is not None and not ddir.is_dir():
         raise InputError(
