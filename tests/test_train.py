@@ -283,11 +283,22 @@ def test_train_config_budget_entry_where_the_profile_has_one() -> None:
     kind = run_kind("cyclegan", 2, unsupervised=True)
     assert kind == "cyclegan-2class-unsup"
     cpu = get_profile("cpu")
-    # no profile has a run-kind entry today: every kind trains the model's loop
-    for prof in ("cpu", "paper", "smoke", "gpu"):
+    # cpu gives the unsupervised 2-class CycleGAN its own, longer loop (same steps
+    # per epoch); the other profiles have no run-kind entry
+    own = train_config("cyclegan", "cpu", budget=kind)
+    assert (own.epochs, own.patience) == (70, 70)
+    assert own == dataclasses.replace(
+        train_config("cyclegan", "cpu"), epochs=70, patience=70
+    )
+    for prof in ("paper", "smoke", "gpu"):
         assert train_config("cyclegan", prof, budget=kind) == train_config(
             "cyclegan", prof
         )
+    assert [
+        planned_config(experiment(n), cpu)["train_config"]["epochs"]
+        for n in ("cyclegan-2class-unsup-seed2", "cyclegan-2class")
+    ] == [70, 30]
+    assert planned_config(THESIS_RECIPE, cpu)["train_config"]["epochs"] == 30
     budgets = cpu.section("train")
     longer = dataclasses.replace(
         cpu, plan={**cpu.plan, "train": {**budgets, kind: {**budgets["cyclegan"],
