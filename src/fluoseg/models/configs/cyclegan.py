@@ -134,10 +134,13 @@ class CycleGANConfig(_Config):
       0.568 (kept epoch 100), 0.698 / 0.561 (collapse at epoch 87, kept epoch 67):
       Golgi +0.17 over the 30-epoch recipe on every seed, nuclei -0.03 on average.
       Seed 0 scored every third epoch (``benchmarks/bench_cyclegan_oracle.py``)
-      reaches Golgi 0.56 by epoch 51. Not adopted yet: in a cpu book build (Intel
-      Xeon, 2 cores, 2026-12-06) the three seeds' 100-epoch trainings took 725, 786
-      and 683 s instead of about 195 s each, which puts the fresh book at about 94
-      minutes, over its 90.
+      reaches Golgi 0.56 by epoch 51. In a cpu book build (Intel Xeon, 2 cores,
+      2026-12-06) the three seeds' 100-epoch trainings took 725, 786 and 683 s
+      instead of about 195 s each, which puts the fresh book at about 94 minutes,
+      over its 90. Adopted instead at cpu for the unsupervised 2-class kind only
+      (the training loop ``cyclegan-2class-unsup`` of the plan, not this config):
+      up to 70 epochs, whose kept epochs on the same T6 histories are 54 / 62 / 67,
+      0.626 / 0.563, 0.533 / 0.557, 0.698 / 0.561 (mean 0.619 / 0.560).
     - ``lambda_identity=0`` at 100 epochs (variant ``noid100``): it skips the identity
       term's two generator passes, a step about 30 % cheaper (5.4 s instead of 7.4-7.7
       s per 32-step epoch, same machine), but seed 0 collapsed to empty masks at
