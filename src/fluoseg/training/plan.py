@@ -60,10 +60,10 @@ def train_config(
 
     The budget is the ``train`` section of the profile's plan: its entry named
     ``budget`` when the profile has one (``fluoseg.training.trainer.train`` passes
-    the run's kind, ``fluoseg.run.run_kind``, so an entry such as
-    ``"cyclegan-2class-unsup"`` would give one kind of training its own loop), else
-    its entry for ``model``, else its ``"*"`` entry (``"why"`` says how each was
-    chosen):
+    the run's kind, ``fluoseg.run.run_kind``, so the cpu entry
+    ``"cyclegan-2class-unsup"`` gives one kind of training its own epochs), laid over
+    its entry for ``model``, else its ``"*"`` entry: a budget entry names only what
+    differs (``"why"`` says how each was chosen):
 
     - ``smoke``: 2 epochs of 3 steps (seconds per model).
     - ``cpu``: a fixed budget per model chosen from measured step times.
@@ -78,7 +78,7 @@ def train_config(
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     mcfg = model_config(model, prof, 2)
     budgets = prof.section("train")
-    b = budgets.get(budget or "") or budgets.get(model) or budgets["*"]
+    b = {**(budgets.get(model) or budgets["*"]), **budgets.get(budget or "", {})}
     if b["patience"] == "model":
         raw = getattr(mcfg, "patience", 20)
         patience = None if raw is None else int(raw)
