@@ -6,7 +6,10 @@ when every class supports the finding, and always names the mechanism behind it,
 including when the simulator built that mechanism into the data
 (:func:`session_mechanism`: the test crops come from a brighter acquisition session,
 ``fluoseg.data.dataset.SESSION_GAIN``). The two thresholds the conclusions use are
-kept here with their reasons.
+kept here with their reasons. :func:`unsupervised_verdict` does the same for the
+thesis's central claim (the unsupervised CycleGAN against the U-Net, seed means) and,
+where the claim fails here, names the limit that the recorded Dice-vs-compute run
+measured.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+import pandas as pd
+
 from fluoseg.data.dataset import read_manifest
 from fluoseg.errors import InputError
+from fluoseg.report.tables import dice_compute_curve
 
 #: Dice difference below which two models count as "within" each other: about the
 #: gaps the thesis itself called comparable (§5.3.5: unsupervised CycleGAN vs U-Net +
@@ -135,3 +141,97 @@ def preprocessing_verdict(
         built or STRETCH_MECHANISM,
         built_in=built is not None,
     )
+
+
+def _compute_limit(
+    curve: pd.DataFrame, unet: pd.DataFrame, stopped: bool, what: str
+) -> str:
+    """The sentence on what the longest recorded training (``what``) reached
+    (``curve``: ``fluoseg.report.tables.dice_compute_curve``) against ``unet``'s seed
+    means."""
+    best = {c: float(curve[c].max()) for c in unet.index}
+    gap = {c: best[c] - float(unet.loc[c, "mean"]) for c in unet.index}
+    last = curve.iloc[-1]
+    epoch, minutes = int(last["epoch"]), float(curve.index[-1])
+    end = (f"ended by mode collapse at epoch {epoch} ({minutes:.1f} min)" if stopped
+           else f"reached its last budget ({epoch} epochs, {minutes:.1f} min)")
+    close = all(abs(v) <= WITHIN_DICE for v in gap.values())
+    limit = ("what the recipe learns before it collapses" if stopped else
+             "what the recipe learns in that time")
+    verdict = (
+        "so the book's shorter budget, not the recipe, is what holds this build back"
+        if close else "so more training of this recipe did not close the gap in that "
+        f"run: the limit is {limit}, not the book's budget"
+    )
+    return (
+        f" The longest recorded training of {what} {end}; the best "
+        f"it reached was Dice {', '.join(f'{k} {v:.3f}' for k, v in best.items())} "
+        f"({_signed(gap, 3)} against this build's U-Net mean), {verdict}."
+    )
+
+
+def unsupervised_verdict(
+    cyclegan: pd.DataFrame,
+    unet: pd.DataFrame,
+    thesis_gap: Mapping[str, float],
+    compute: dict | None = None,
+    source: str = "a recorded run",
+    model_config: Mapping | None = None,
+) -> str:
+    """Whether the unsupervised CycleGAN comes within :data:`WITHIN_DICE` of the
+    U-Net + Pre on every class (the thesis's central claim), from seed means.
+
+    Args:
+        cyclegan, unet: ``fluoseg.report.tables.mean_sd`` of each model's seeds
+            (index: classes; columns ``mean``, ``sd``, ``n``).
+        thesis_gap: per class, the thesis's CycleGAN minus U-Net Dice.
+        compute: a recorded ``bench_dice_compute`` run, read when the claim fails
+            here to name the measured limit; ``source`` describes it.
+        model_config: the CycleGAN run's saved model configuration: the sentence
+            says "the same recipe" only when every setting of the record's
+            ``recipe`` equals this configuration's.
+
+    Returns:
+        Markdown: the verdict with both models' mean ± sd and the thesis's gaps.
+    """
+    classes = [c for c in unet.index if c in cyclegan.index]
+    if not classes:
+        raise InputError("unsupervised_verdict needs seed means of the same classes")
+    gap = {c: float(cyclegan.loc[c, "mean"] - unet.loc[c, "mean"]) for c in classes}
+    close = all(abs(v) <= WITHIN_DICE for v in gap.values())
+    spread = "; ".join(
+        f"{c} {cyclegan.loc[c, 'mean']:.3f} ± {cyclegan.loc[c, 'sd']:.3f} against "
+        f"{unet.loc[c, 'mean']:.3f} ± {unet.loc[c, 'sd']:.3f}" for c in classes
+    )
+    claim = (
+        "in line with the thesis's central claim that synthetic masks can replace "
+        "manual ones at a small cost in accuracy" if close else "so this build does "
+        "not support the thesis's claim that synthetic masks cost little accuracy"
+    )
+    n_cg, n_unet = int(cyclegan["n"].min()), int(unet["n"].min())
+    seeds = (f"{n_cg} seeds of each model" if n_cg == n_unet
+             else f"{n_cg} seeds of the CycleGAN and {n_unet} of the U-Net")
+    th_close = all(abs(v) <= WITHIN_DICE for v in thesis_gap.values())
+    text = (
+        f"Over {seeds}, the "
+        f"unsupervised CycleGAN **{'came' if close else 'did not come'} within "
+        f"{WITHIN_DICE} Dice** of the pre-processed U-Net on every class, {claim} "
+        f"({spread}; gaps {_signed(gap, 3)}). In the thesis the gaps were "
+        f"{_signed(thesis_gap, 4)}: {'within' if th_close else 'not quite within'} the "
+        "same margin."
+    )
+    if close or compute is None:
+        return text
+    if "seed" in compute:
+        source = f"seed {compute['seed']}, {source}"
+    source = source or "a recorded run"
+    recipe = compute.get("recipe") or {}
+    if not recipe or model_config is None:
+        what = f"the recorded recipe, {source},"
+    else:
+        differ = [k for k, v in recipe.items() if model_config.get(k) != v]
+        what = (f"another recipe (it differs in {', '.join(differ)}), {source},"
+                if differ else f"the same recipe, {source},")
+    stopped = bool(compute.get("unreached"))
+    curve = dice_compute_curve(compute)
+    return text + _compute_limit(curve, unet.loc[classes], stopped, what)
