@@ -1,20 +1,21 @@
 """Is the checkpoint rule the limit? The kept G_S of every epoch, scored on the
 validation crop.
 
-One unsupervised 2-class CycleGAN training (``--profile``, default cpu; ``--overrides``
-replaces fields of its model configuration, as ``bench_cyclegan_ablation.py`` does)
-saves the weights of the G_S it would keep (the moving average when ``ema_decay`` > 0)
-at the end of every epoch. After training, each epoch's G_S segments the validation
-crop (the training crop the trainer holds out; never a test crop) with the run's own
-threshold rule and with the thesis's fixed 0.5, against that crop's annotator masks
-(read only to score). Each row also holds the epoch's annotation-free
-``val_selection_loss``, so the table shows how far the epoch the rule keeps is from the
-best epoch any rule could pick (the "oracle").
+One unsupervised CycleGAN training (2-class, or ``--classes 3``; ``--profile``, default
+cpu; ``--overrides`` replaces fields of its model configuration, as
+``bench_cyclegan_ablation.py`` does) saves the weights of the G_S it would keep (the
+moving average when ``ema_decay`` > 0) at the end of every epoch. After training, each
+epoch's G_S segments the validation crop (the training crop the trainer holds out; never
+a test crop) with the run's own threshold rule and with the thesis's fixed 0.5, against
+that crop's annotator masks (read only to score). Each row also holds the epoch's
+annotation-free ``val_selection_loss``, so the table shows how far the epoch the rule
+keeps is from the best epoch any rule could pick (the "oracle").
 
     python benchmarks/bench_cyclegan_oracle.py                # cpu recipe, seeds 0, 1
     python benchmarks/bench_cyclegan_oracle.py --epochs 100 --seed 0
     python benchmarks/bench_cyclegan_oracle.py --overrides '{"adv_warmup": 8}' --seed 2
     python benchmarks/bench_cyclegan_oracle.py --profile smoke --epochs 2   # seconds
+    python benchmarks/bench_cyclegan_oracle.py --classes 3 --epochs 70 --seed 0
 
 Writes ``benchmarks/results/cyclegan_oracle.json`` (or ``--json``); the recorded copy is
 ``benchmarks/cyclegan-oracle-<date>.json``.
@@ -53,14 +54,15 @@ def kept_epoch(history) -> int:  # noqa: ANN001
 
 def score_epochs(run, folder: Path, profile: str, every: int = 1) -> list[dict]:  # noqa: ANN001
     """Every ``every``-th saved epoch's Dice on the validation crop (the run's rule
-    and fixed 0.5); the kept epoch and the last one are always scored."""
+    and fixed 0.5), one value per class of the run; the kept epoch and the last one
+    are always scored."""
     import keras
     import numpy as np
 
     from fluoseg.data.validation import validation_crop
     from fluoseg.evaluation.metrics import evaluate
 
-    val = validation_crop(profile=profile, n_classes=2)
+    val = validation_crop(profile=profile, n_classes=run.n_classes)
     g_s = next(lay for lay in run.segmenter.layers if isinstance(lay, keras.Model))
     selection = run.history["val_selection_loss"].tolist()
     kept = kept_epoch(run.history)
@@ -99,8 +101,8 @@ def one_run(args: argparse.Namespace, overrides: dict, seed: int) -> dict:
     for old in folder.glob("e*.weights.h5"):
         old.unlink()
     t0 = time.perf_counter()
-    run = train("cyclegan", 2, profile=args.profile, unsupervised=True, seed=seed,
-                epochs=args.epochs, out=out / "run", progress=False,
+    run = train("cyclegan", args.classes, profile=args.profile, unsupervised=True,
+                seed=seed, epochs=args.epochs, out=out / "run", progress=False,
                 patience=None if args.epochs is None else args.epochs + 1,
                 config_overrides=overrides, overwrite=True,
                 callbacks=[epoch_saver(folder)])  # fmt: skip
@@ -123,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--seed", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--classes", type=int, choices=(2, 3), default=2,
+                    help="2: nuclei and Golgi (the recorded copy); 3: + pairs")
     ap.add_argument(
         "--epochs",
         type=int,
@@ -147,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     runs = [one_run(args, overrides, seed) for seed in args.seed]
     result = {
         "benchmark": "cyclegan_oracle",
-        "what": "unsupervised 2-class CycleGAN: the kept G_S of every epoch on the "
-        "validation crop (Dice nuclei / Golgi against its annotator masks)",
+        "what": f"unsupervised {args.classes}-class CycleGAN: the kept G_S of every "
+        "epoch on the validation crop (Dice per class against its annotator masks)",
+        "classes": args.classes,
         "date": dt.date.today().isoformat(),
         "profile": args.profile,
         "overrides": overrides,
