@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+# before any test module imports TensorFlow (some import keras first): the package
+# sets TensorFlow's environment (oneDNN on, GPU memory growth) on import
+import fluoseg  # noqa: F401
+
 
 @pytest.fixture
 def rng() -> np.random.Generator:

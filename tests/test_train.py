@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import platform
 import time
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 
 from fluoseg.errors import InputError
 from fluoseg.evaluation.evaluate import evaluate_on_test
+from fluoseg.hardware import SIMD_FLAGS
 from fluoseg.run import Run, run_name
 from fluoseg.training.plan import TrainConfig, train_config
 from fluoseg.training.trainer import train
@@ -155,6 +158,12 @@ def test_run_directory_holds_everything(trained: Run) -> None:
     hw = trained.hardware
     assert hw["cpu_cores_logical"] >= 1 and hw["ram_gb"] > 0
     assert hw["versions"]["tensorflow"] and hw["versions"]["keras"]
+    # the features that decide TensorFlow's CPU speed, and whether oneDNN ran
+    if platform.machine() == "x86_64" and os.environ["TF_ENABLE_ONEDNN_OPTS"] == "1":
+        assert hw["onednn"] is True  # import fluoseg asks for it (conftest imports it)
+    if Path("/proc/cpuinfo").is_file():
+        assert isinstance(hw["cpu_flags"], list)
+        assert set(hw["cpu_flags"]) <= set(SIMD_FLAGS)
     state = json.loads((p / "checkpoint/state.json").read_text())
     assert state["finished"] and state["epoch"] == EPOCHS
     # only the last epoch's checkpoint files are kept

@@ -25,6 +25,36 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+#: CPU features that decide TensorFlow's CPU speed (``/proc/cpuinfo`` names): without
+#: AVX-512 VNNI, BF16 or AMX TensorFlow does not turn oneDNN on by itself.
+SIMD_FLAGS: tuple[str, ...] = (
+    "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile",
+)
+
+
+def _simd_flags() -> list[str] | None:
+    """Which of :data:`SIMD_FLAGS` the CPU has (``None`` where ``/proc/cpuinfo`` is
+    missing): the model name alone ("AMD EPYC") does not tell them apart."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        return None
+    for line in cpuinfo.read_text(errors="replace").splitlines():
+        if line.lower().startswith("flags"):
+            have = set(line.split(":", 1)[1].split())
+            return [f for f in SIMD_FLAGS if f in have]
+    return None
+
+
+def _onednn_enabled() -> bool | None:
+    """Whether TensorFlow's oneDNN kernels are on in this process (``None`` if this
+    TensorFlow build does not say)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:
+        return None
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
 def _usable_cores() -> int:
     """Cores this process may run on (the affinity mask where the OS has one)."""
     try:
@@ -45,15 +75,17 @@ def describe(with_tensorflow: bool = True) -> dict:
     """The hardware and software this process runs on, as a JSON-serialisable dict.
 
     Keys: ``cpu_model``, ``cpu_cores_logical``, ``cpu_cores_usable``,
-    ``cpu_cores_physical``, ``ram_gb``, ``gpus`` (names, empty on CPU), ``platform``,
-    ``python`` and ``versions`` (fluoseg, numpy, tensorflow, keras, ...).
-    ``with_tensorflow=False`` skips importing TensorFlow (GPU list and its version
-    are then ``None``).
+    ``cpu_cores_physical``, ``cpu_flags`` (:data:`SIMD_FLAGS` present), ``ram_gb``,
+    ``gpus`` (names, empty on CPU), ``onednn`` (TensorFlow's oneDNN kernels on),
+    ``platform``, ``python`` and ``versions`` (fluoseg, numpy, tensorflow, keras, ...).
+    ``with_tensorflow=False`` skips importing TensorFlow (GPU list, oneDNN and its
+    version are then ``None``).
     """
     import numpy as np
     import psutil
 
     gpus: list[str] | None = None
+    onednn: bool | None = None
     versions = {
         "fluoseg": __version__,
         "numpy": np.__version__,
@@ -70,11 +102,14 @@ def describe(with_tensorflow: bool = True) -> dict:
         versions["tensorflow"] = tf.__version__
         versions["keras"] = keras.__version__
         gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+        onednn = _onednn_enabled()
     return {
         "cpu_model": _cpu_model(),
         "cpu_cores_logical": os.cpu_count(),
         "cpu_cores_usable": _usable_cores(),
         "cpu_cores_physical": psutil.cpu_count(logical=False),
+        "cpu_flags": _simd_flags(),
+        "onednn": onednn,
         "ram_gb": round(psutil.virtual_memory().total / 2**30, 2),
         "gpus": gpus,
         "platform": platform.platform(),
