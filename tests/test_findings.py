@@ -120,6 +120,9 @@ def test_unsupervised_verdict_names_the_measured_limit_when_the_claim_fails():
     assert "another recipe (it differs in cycle_mask), seed 0, r, reached" in other
     assert "reached its last budget (90 epochs, 9.5 min)" in other
     assert "book's shorter budget" in other
+    # no description of the record, no saved configuration to compare with
+    bare = unsupervised_verdict(cg, unet, THESIS_GAP, collapsed, "")
+    assert "the recorded recipe, seed 0, a recorded run, ended by mode collapse" in bare
     # no record, or a claim that holds: no limit sentence
     assert "longest" not in unsupervised_verdict(cg, unet, THESIS_GAP)
     assert "longest" not in unsupervised_verdict(

@@ -222,9 +222,9 @@ def unsupervised_verdict(
     )
     if close or compute is None:
         return text
+    source = source or "a recorded run"
     if "seed" in compute:
         source = f"seed {compute['seed']}, {source}"
-    source = source or "a recorded run"
     recipe = compute.get("recipe") or {}
     if not recipe or model_config is None:
         what = f"the recorded recipe, {source},"
