@@ -364,6 +364,30 @@ def test_evaluate_run_scores_each_crop_once_against_both_masks(
         evaluate_run(FakeRun(), "unet-2class", "smoke", blendings=("median",))
 
 
+def test_seed_results_are_the_experiment_and_its_seed_variants_in_seed_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import fluoseg.experiments as R
+
+    asked = []
+
+    def fake(name: str, profile: str, **kw: object) -> str:
+        asked.append((name, kw))
+        return name
+
+    monkeypatch.setattr(R, "ensure_result", fake)
+    got = R.seed_results("cyclegan-2class-unsup", "smoke", progress=False)
+    assert got == ["cyclegan-2class-unsup", "cyclegan-2class-unsup-seed1",
+                   "cyclegan-2class-unsup-seed2"]
+    assert asked[0] == ("cyclegan-2class-unsup", {"progress": False})
+    # "cyclegan-2class" is a prefix of the unsupervised runs' names, not their base
+    assert R.seed_results("cyclegan-2class", "smoke") == ["cyclegan-2class"]
+    assert R.seed_results("unet-2class", "smoke")[1:] == ["unet-2class-seed1",
+                                                          "unet-2class-seed2"]
+    with pytest.raises(InputError, match="unknown experiment"):
+        R.seed_results("unet-9class", "smoke")
+
+
 def test_ensure_result_reuses_a_current_result_and_recomputes_a_stale_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -241,6 +241,21 @@ def ensure_result(
     return run_experiment(name, prof, progress=progress).result
 
 
+def seed_results(
+    name: str, profile: Profile | str | None = None, **kwargs: Any
+) -> list[Result]:
+    """The results of experiment ``name`` and of its seed variants (the experiments
+    named ``<name>-seed<k>``), in seed order, each from :func:`ensure_result`
+    (``kwargs`` are passed on): the runs a mean ± sd over seeds is computed from."""
+    experiment(name)  # an unknown name raises, listing the known ones
+    variants = sorted(
+        (e for n, e in experiments().items() if n.startswith(f"{name}-seed")),
+        key=lambda e: e.seed,
+    )
+    names = [name, *(e.name for e in variants)]
+    return [ensure_result(n, profile, **kwargs) for n in names]
+
+
 def planned_config(exp: Experiment, profile: Profile) -> dict[str, Any]:
     """The parts of a run's ``config.json`` that ``exp`` trains with at ``profile``
     now: the profile, the model configuration and the training loop (as JSON)."""

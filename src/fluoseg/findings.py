@@ -67,6 +67,11 @@ def session_mechanism(data_dir: str | os.PathLike) -> str | None:
     )
 
 
+def _within(gaps: Mapping[str, float]) -> bool:
+    """Whether every per-class Dice gap is within :data:`WITHIN_DICE`."""
+    return all(abs(v) <= WITHIN_DICE for v in gaps.values())
+
+
 def _signed(values: Mapping[str, float], digits: int) -> str:
     return ", ".join(f"{k} {v:+.{digits}f}" for k, v in values.items())
 
@@ -155,7 +160,7 @@ def _compute_limit(
     epoch, minutes = int(last["epoch"]), float(curve.index[-1])
     end = (f"ended by mode collapse at epoch {epoch} ({minutes:.1f} min)" if stopped
            else f"reached its last budget ({epoch} epochs, {minutes:.1f} min)")
-    close = all(abs(v) <= WITHIN_DICE for v in gap.values())
+    close = _within(gap)
     limit = ("what the recipe learns before it collapses" if stopped else
              "what the recipe learns in that time")
     verdict = (
@@ -198,7 +203,7 @@ def unsupervised_verdict(
     if not classes:
         raise InputError("unsupervised_verdict needs seed means of the same classes")
     gap = {c: float(cyclegan.loc[c, "mean"] - unet.loc[c, "mean"]) for c in classes}
-    close = all(abs(v) <= WITHIN_DICE for v in gap.values())
+    close = _within(gap)
     spread = "; ".join(
         f"{c} {cyclegan.loc[c, 'mean']:.3f} ± {cyclegan.loc[c, 'sd']:.3f} against "
         f"{unet.loc[c, 'mean']:.3f} ± {unet.loc[c, 'sd']:.3f}" for c in classes
@@ -211,7 +216,7 @@ def unsupervised_verdict(
     n_cg, n_unet = int(cyclegan["n"].min()), int(unet["n"].min())
     seeds = (f"{n_cg} seeds of each model" if n_cg == n_unet
              else f"{n_cg} seeds of the CycleGAN and {n_unet} of the U-Net")
-    th_close = all(abs(v) <= WITHIN_DICE for v in thesis_gap.values())
+    th_close = _within(thesis_gap)
     text = (
         f"Over {seeds}, the "
         f"unsupervised CycleGAN **{'came' if close else 'did not come'} within "

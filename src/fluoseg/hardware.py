@@ -15,14 +15,20 @@ from fluoseg import __version__
 from fluoseg.errors import require_tensorflow
 
 
-def _cpu_model() -> str:
-    """The CPU model name (``/proc/cpuinfo`` on Linux, else ``platform``)."""
+def _cpuinfo(field: str) -> str | None:
+    """The first value of ``field`` in ``/proc/cpuinfo`` (``None`` off Linux)."""
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
         for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.lower().startswith("model name"):
+            if line.lower().startswith(field):
                 return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine() or "unknown"
+    return None
+
+
+def _cpu_model() -> str:
+    """The CPU model name (``/proc/cpuinfo`` on Linux, else ``platform``)."""
+    name = _cpuinfo("model name") or platform.processor() or platform.machine()
+    return name or "unknown"
 
 
 #: CPU features that decide TensorFlow's CPU speed (``/proc/cpuinfo`` names): without
@@ -35,14 +41,11 @@ SIMD_FLAGS: tuple[str, ...] = (
 def _simd_flags() -> list[str] | None:
     """Which of :data:`SIMD_FLAGS` the CPU has (``None`` where ``/proc/cpuinfo`` is
     missing): the model name alone ("AMD EPYC") does not tell them apart."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if not cpuinfo.is_file():
+    flags = _cpuinfo("flags")
+    if flags is None:
         return None
-    for line in cpuinfo.read_text(errors="replace").splitlines():
-        if line.lower().startswith("flags"):
-            have = set(line.split(":", 1)[1].split())
-            return [f for f in SIMD_FLAGS if f in have]
-    return None
+    have = set(flags.split())
+    return [f for f in SIMD_FLAGS if f in have]
 
 
 def _onednn_enabled() -> bool | None:
